@@ -1,0 +1,1 @@
+"""The database: engine creation for SQLite and PostgreSQL, and schema migrations."""
