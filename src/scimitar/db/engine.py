@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,10 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the settings scimitar relies on.
 
@@ -37,11 +42,16 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     let two writers deadlock on the lock upgrade.
     """
     url = normalise_url(database_url(url))
+    # orjson is several times faster than json for the documents every request stores.
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if make_url(url).get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         return create_engine(url, **kwargs)
 
+    kwargs.setdefault("pool_size", 8)
+    kwargs.setdefault("max_overflow", 32)
     kwargs.setdefault("connect_args", {})
     kwargs["connect_args"].setdefault("check_same_thread", False)
     kwargs["connect_args"].setdefault("timeout", 30)

@@ -114,6 +114,20 @@ class ResourceType:
     description: str
     schema: Schema
     extensions: tuple[tuple[Schema, bool], ...] = ()  # (schema, required)
+    # RFC 7643 §3.1 common attributes (id, externalId, meta): part of every resource
+    # but of no schema, so /Schemas does not list them; resolve() consults them.
+    common: tuple[Attribute, ...] = ()
+    _common_by_lower: dict[str, Attribute] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for attr in self.common:
+            self._common_by_lower[attr.name.lower()] = attr
+
+    def common_attribute(self, name: str) -> Attribute | None:
+        """Return the common attribute called ``name`` (case-insensitive), if any."""
+        return self._common_by_lower.get(name.lower())
 
     def schema_for_urn(self, urn: str) -> Schema | None:
         """Return the core or extension schema whose URN is ``urn`` (case-insensitive)."""
@@ -174,8 +188,9 @@ class UnknownAttribute(LookupError):
 def resolve(resource_type: ResourceType, path: AttrPath) -> Resolved:
     """Resolve ``path`` (URN-prefixed or not, any case) against ``resource_type``.
 
-    Without a URN the core schema is searched first, then each extension, so that
-    ``employeeNumber`` finds the enterprise extension's attribute as clients expect.
+    Without a URN the core schema (and the common attributes ``id``, ``externalId``,
+    ``meta``) is searched first, then each extension, so that ``employeeNumber`` finds
+    the enterprise extension's attribute as clients expect.
     A ``name.sub`` whose ``name`` is a simple attribute, or a sub-attribute that does
     not exist, raises ``UnknownAttribute``.
     """
@@ -190,6 +205,9 @@ def resolve(resource_type: ResourceType, path: AttrPath) -> Resolved:
         candidates += [(ext, True) for ext, _required in resource_type.extensions]
     for schema, in_extension in candidates:
         attribute = schema.attribute(path.attr)
+        if attribute is None and not in_extension:
+            # Common attributes sit at the top level beside the core schema's (§3.1).
+            attribute = resource_type.common_attribute(path.attr)
         if attribute is None:
             continue
         sub = None

@@ -1,0 +1,780 @@
+"""PATCH (RFC 7644 §3.5.2): parse a PatchOp message and apply it to a stored document.
+
+Pure, no I/O. ``apply_patch`` works on a copy and validates the result as a POST
+would, so a request applies whole or not at all (§3.5.2: "A PATCH request,
+regardless of the number of operations, SHALL be treated as atomic"). Group members
+are rows of their own table, not document values: ``split_member_operations`` turns
+the operations that touch them into ``MemberChange`` values the server runs as SQL.
+
+Microsoft Entra ID sends shapes the RFC does not describe; each is accepted where it
+is handled, citing the Entra docs "Tutorial: Develop and plan provisioning for a
+SCIM endpoint" (use-scim-to-provision-users-and-groups) or "Known issues and
+resolutions with SCIM 2.0 protocol compliance" (application-provisioning-config-
+problem-scim-compatibility), whose requests ``tests/scim/data/entra-patch-*.json``
+transcribe.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from scimitar.scim.ast import And, AttrPath, Compare, Filter, Not, Or, PatchPath, Present
+from scimitar.scim.errors import (
+    InvalidFilter,
+    InvalidPath,
+    InvalidSyntax,
+    InvalidValue,
+    Mutability,
+    NoTarget,
+    ScimError,
+)
+from scimitar.scim.evaluate import compile_element_filter
+from scimitar.scim.path import parse_path
+from scimitar.scim.resources import GROUP_URN, URN_ALIASES
+from scimitar.scim.schema import Attribute, Resolved, ResourceType, UnknownAttribute, resolve
+from scimitar.scim.validate import check_mutability, normalize
+
+PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+DEFAULT_MAX_OPERATIONS = 1000
+
+OpName = Literal["add", "replace", "remove"]
+MemberChangeKind = Literal["add", "remove", "remove_all", "replace_all", "remove_matching"]
+MemberIds = tuple[tuple[str, str | None], ...]
+
+_OPS: dict[str, OpName] = {"add": "add", "replace": "replace", "remove": "remove"}
+# An ATTRNAME (RFC 7644 §3.4.2.2) or "$ref" needs no parser: most keys of a
+# path-less value are plain names, and this keeps them off the parser's path.
+_PLAIN_NAME = re.compile(r"\$?[A-Za-z][\w-]*")
+_MEMBER_TYPES = {"user": "User", "group": "Group"}
+_MEMBER_SUBS = frozenset({"value", "type", "$ref", "display"})
+
+
+@dataclass(frozen=True, slots=True)
+class PatchOperation:
+    """One validated PATCH operation; ``path`` is ``None`` when the client sent none."""
+
+    op: OpName
+    path: PatchPath | None
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """A change to a group's membership, run by the server against its members table.
+
+    ``ids`` holds ``(member id, "User" | "Group" | None)`` pairs for ``add``,
+    ``remove`` and ``replace_all``; ``filter`` is the element filter (relative to a
+    member, e.g. ``type eq "Group"``) for ``remove_matching``.
+    """
+
+    kind: MemberChangeKind
+    ids: MemberIds = ()
+    filter: Filter | None = None
+
+
+def parse_patch_request(
+    body: Any, *, max_operations: int = DEFAULT_MAX_OPERATIONS
+) -> list[PatchOperation]:
+    """Validate a PatchOp message (RFC 7644 §3.5.2) and return its operations in order.
+
+    Member names and ``op`` values match case-insensitively: Entra ID sends
+    ``"op": "Replace"`` and asks servers not to "require a case-sensitive match on
+    structural elements in SCIM, in particular PATCH op operation values".
+    """
+    if not isinstance(body, dict):
+        raise InvalidSyntax("a PATCH body must be a JSON object (RFC 7644 §3.5.2)")
+    fields = _lower_keys(body)
+    schemas = fields.get("schemas")
+    if not isinstance(schemas, list) or not any(
+        isinstance(urn, str) and urn.lower() == PATCH_OP_URN.lower() for urn in schemas
+    ):
+        raise InvalidSyntax(f'"schemas" must contain "{PATCH_OP_URN}" (RFC 7644 §3.5.2)')
+    raw_operations = fields.get("operations")
+    if not isinstance(raw_operations, list) or not raw_operations:
+        raise InvalidSyntax('"Operations" must be an array of one or more operations (§3.5.2)')
+    if len(raw_operations) > max_operations:
+        raise InvalidValue(
+            f"the request has {len(raw_operations)} operations; "
+            f"send at most {max_operations} per PATCH request"
+        )
+    return [_parse_operation(index, raw) for index, raw in enumerate(raw_operations, 1)]
+
+
+def _parse_operation(index: int, raw: Any) -> PatchOperation:
+    where = f"operation {index}"
+    if not isinstance(raw, dict):
+        raise InvalidSyntax(f"{where} must be a JSON object")
+    fields = _lower_keys(raw)
+    name = fields.get("op")
+    op = _OPS.get(name.lower()) if isinstance(name, str) else None
+    if op is None:
+        raise InvalidSyntax(f'{where}: "op" must be "add", "replace" or "remove", not {name!r}')
+    raw_path = fields.get("path")
+    if raw_path is not None and not isinstance(raw_path, str):
+        raise InvalidPath(f'{where}: "path" must be a string')
+    path = None
+    # An empty path is taken as an omitted one: both mean the resource itself.
+    if raw_path is not None and raw_path.strip():
+        try:
+            path = parse_path(raw_path.strip())
+        except ScimError as error:
+            raise _in_context(error, where) from error
+    if op == "remove":
+        if path is None:
+            raise NoTarget(f'{where}: "remove" needs a "path" (RFC 7644 §3.5.2.2)')
+        # The RFC's remove has no value, but Entra ID sends one to name the members
+        # to remove: {"op":"Remove","path":"members","value":[{"value":"id"}]}.
+        return PatchOperation(op, path, fields.get("value"))
+    if "value" not in fields:
+        raise InvalidValue(f'{where}: "{op}" needs a "value" (RFC 7644 §3.5.2.1, §3.5.2.3)')
+    value = fields["value"]
+    if path is None and not isinstance(value, dict):
+        raise InvalidValue(f'{where}: without a "path", "value" must be an object of attributes')
+    return PatchOperation(op, path, value)
+
+
+def apply_patch(
+    resource_type: ResourceType, doc: dict[str, Any], operations: list[PatchOperation]
+) -> dict[str, Any]:
+    """Apply ``operations`` in order to a copy of ``doc`` and return the validated result.
+
+    ``doc`` is a stored document: canonical names, extension attributes under their
+    schema URN, no ``id``/``meta``/``schemas``. The first failing operation raises
+    its ``ScimError``, naming the operation, and ``doc`` is left as it was.
+    """
+    work: dict[str, Any] = _clone(doc)
+    for index, operation in enumerate(operations, 1):
+        try:
+            _apply(resource_type, work, operation.op, operation.path, operation.value)
+        except ScimError as error:
+            raise _in_context(error, f"operation {index}") from error
+    try:
+        # What a POST would store, so a PATCH can never store what a POST rejects.
+        result = normalize(resource_type, work)
+        check_mutability(resource_type, doc, result)
+    except ScimError as error:
+        raise _in_context(error, "the patched resource") from error
+    return result
+
+
+def split_member_operations(
+    operations: list[PatchOperation],
+) -> tuple[list[PatchOperation], list[MemberChange]]:
+    """Separate a Group's ``members`` operations from the rest, keeping their order.
+
+    The rest go to ``apply_patch``; the changes run as SQL. A path-less add/replace
+    whose value holds ``members`` is split: members to a change, the rest kept.
+    """
+    rest: list[PatchOperation] = []
+    changes: list[MemberChange] = []
+    for operation in operations:
+        op, path, value = operation.op, operation.path, operation.value
+        if path is None:
+            keys = [key for key in value if _is_members_key(key)] if isinstance(value, dict) else []
+            if not keys:
+                rest.append(operation)
+                continue
+            for key in keys:
+                ids = _member_ids(value[key])
+                if op == "replace":
+                    changes.append(MemberChange("replace_all", ids))
+                elif ids:
+                    changes.append(MemberChange("add", ids))
+            others = {key: item for key, item in value.items() if key not in keys}
+            if others:
+                rest.append(PatchOperation(op, None, others))
+        elif path.attr.attr.lower() == "members" and (
+            path.attr.urn is None or path.attr.urn.lower() == GROUP_URN.lower()
+        ):
+            change = _member_change(op, path, value)
+            if change is not None:
+                changes.append(change)
+        else:
+            rest.append(operation)
+    return rest, changes
+
+
+# --- members ------------------------------------------------------------------------
+
+
+def _is_members_key(key: str) -> bool:
+    return key.lower() in ("members", f"{GROUP_URN}:members".lower())
+
+
+def _member_change(op: OpName, path: PatchPath, value: Any) -> MemberChange | None:
+    if path.attr.sub_attr is not None or path.element_sub_attr is not None:
+        # members.value, .type and .$ref are immutable and .display read-only (RFC 7643
+        # §8.7.1): a member is removed and added again, never edited in place.
+        raise Mutability("a member's sub-attributes cannot be changed; remove it and add it")
+    if path.value_filter is not None:
+        if op != "remove":
+            raise Mutability('members chosen by a filter can only be removed; add to "members"')
+        ids = _filter_ids(path.value_filter)
+        if ids is not None:
+            return MemberChange("remove", ids)
+        _check_member_filter(path.value_filter)
+        return MemberChange("remove_matching", filter=path.value_filter)
+    if op == "replace":
+        return MemberChange("replace_all", _member_ids(value))
+    if op == "remove" and value is None:
+        return MemberChange("remove_all")
+    # A remove with a value is Entra ID's member removal without aadOptscim062020:
+    # only the listed members go.
+    ids = _member_ids(value)
+    kind: MemberChangeKind = "add" if op == "add" else "remove"
+    return MemberChange(kind, ids) if ids else None
+
+
+def _member_ids(value: Any) -> MemberIds:
+    """Return the ``(id, type)`` pairs of member values, in order and without repeats."""
+    items = [] if value is None else value if isinstance(value, list) else [value]
+    found: dict[tuple[str, str | None], None] = {}
+    for item in items:
+        fields = _lower_keys(item) if isinstance(item, dict) else {}
+        member_id = fields.get("value")
+        if not isinstance(member_id, str) or not member_id:
+            raise InvalidValue('each member must be an object whose "value" is a member id')
+        found[(member_id, _member_type(fields.get("type")))] = None
+    return tuple(found)
+
+
+def _member_type(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    canonical = _MEMBER_TYPES.get(raw.lower()) if isinstance(raw, str) else None
+    if canonical is None:
+        raise InvalidValue(f'a member\'s "type" must be "User" or "Group", not {raw!r}')
+    return canonical
+
+
+def _filter_ids(node: Filter) -> MemberIds | None:
+    """Return the members a filter names exactly (``value eq "x"``, or-ed), else None."""
+    if isinstance(node, Compare):
+        if node.op == "eq" and _names(node.path, "value") and isinstance(node.value, str):
+            return ((node.value, None),)
+        return None
+    if isinstance(node, Or):
+        left, right = _filter_ids(node.left), _filter_ids(node.right)
+        return None if left is None or right is None else tuple(dict.fromkeys(left + right))
+    if isinstance(node, And):
+        # value eq "x" and type eq "User": one member of a stated type.
+        for one, other in ((node.left, node.right), (node.right, node.left)):
+            ids = _filter_ids(one)
+            if (
+                ids is not None
+                and len(ids) == 1
+                and isinstance(other, Compare)
+                and other.op == "eq"
+                and _names(other.path, "type")
+                and isinstance(other.value, str)
+                and other.value.lower() in _MEMBER_TYPES
+            ):
+                return ((ids[0][0], _MEMBER_TYPES[other.value.lower()]),)
+    return None
+
+
+def _check_member_filter(node: Filter) -> None:
+    """Reject a members filter that names anything but a member's sub-attributes."""
+    if isinstance(node, Compare | Present):
+        if not any(_names(node.path, name) for name in _MEMBER_SUBS):
+            raise InvalidPath(f"{node.path} is not a sub-attribute of members")
+    elif isinstance(node, And | Or):
+        _check_member_filter(node.left)
+        _check_member_filter(node.right)
+    elif isinstance(node, Not):
+        _check_member_filter(node.operand)
+    else:
+        raise InvalidPath("a members filter cannot nest another [filter]")
+
+
+def _names(path: AttrPath, name: str) -> bool:
+    return path.urn is None and path.sub_attr is None and path.attr.lower() == name
+
+
+# --- applying one operation ----------------------------------------------------------
+
+
+def _apply(
+    rt: ResourceType, doc: dict[str, Any], op: OpName, path: PatchPath | None, value: Any
+) -> None:
+    if path is None:
+        if not isinstance(value, dict):
+            raise InvalidValue('without a "path", "value" must be an object of attributes')
+        for key, item in value.items():
+            for key_path, key_value in _expand_key(rt, key, item):
+                resolved = _resolve(rt, key_path.attr, key=True)
+                if resolved is not None:
+                    _apply_resolved(doc, resolved, op, key_path, key_value)
+        return
+    resolved = _resolve(rt, path.attr, key=False)
+    if resolved is not None:
+        _apply_resolved(doc, resolved, op, path, value)
+
+
+def _apply_resolved(
+    doc: dict[str, Any], resolved: Resolved, op: OpName, path: PatchPath, value: Any
+) -> None:
+    attr, sub = resolved.attribute, resolved.sub
+    if attr.mutability == "readOnly" or (sub is not None and sub.mutability == "readOnly"):
+        # RFC 7644 §3.5.2: "a client MUST NOT modify an attribute that has mutability
+        # "readOnly""; §3.5.2.2 says the same of removing one.
+        raise Mutability(f"{path.attr} is read-only")
+    unset = op == "remove" or value is None or value == []
+    if unset and op == "add":
+        return  # adding nothing changes nothing
+    if path.value_filter is not None:
+        if sub is not None:
+            raise InvalidPath(f"{path.attr}: a [filter] follows the attribute, not a sub-attribute")
+        _apply_filtered(doc, resolved, path, op, None if unset else value)
+    elif sub is not None:
+        _apply_sub(doc, resolved, sub, None if unset else value)
+    elif op == "remove" and value is not None and attr.multi_valued:
+        _remove_listed(doc, resolved, value)
+    elif unset:
+        _unassign(doc, resolved)
+    else:
+        _apply_whole(doc, resolved, op, value)
+
+
+def _expand_key(rt: ResourceType, key: str, item: Any) -> list[tuple[PatchPath, Any]]:
+    """Return the paths one key of a path-less value stands for.
+
+    Besides attribute names, Entra ID with aadOptscim062020 sends dotted and
+    URN-prefixed paths as keys: {"name.givenName": "A", "urn:…:User:employeeNumber": "7"}.
+    """
+    lowered = key.lower()
+    if lowered == "schemas":
+        return []  # a stored document has no "schemas": it follows from the attributes
+    schema = rt.schema_for_urn(URN_ALIASES.get(lowered, key))
+    if schema is not None:
+        # RFC 7643 §3.3: extension attributes nest under their schema URN.
+        if not isinstance(item, dict):
+            raise InvalidValue(f"{key} must be an object of that schema's attributes")
+        return [(_key_path(f"{schema.id}:{name}"), value) for name, value in item.items()]
+    try:
+        return [(_key_path(key), item)]
+    except InvalidPath:
+        if lowered.startswith("urn:"):
+            return []  # the object of a schema this server does not serve: ignored
+        raise
+
+
+def _key_path(key: str) -> PatchPath:
+    return PatchPath(AttrPath(key)) if _PLAIN_NAME.fullmatch(key) else parse_path(key)
+
+
+def _resolve(rt: ResourceType, attr_path: AttrPath, *, key: bool) -> Resolved | None:
+    """Resolve a path; ``None`` means "ignore this operation".
+
+    A POST ignores attributes it does not know (``normalize``), and Entra ID sends
+    mapped custom-extension attributes on every update; so unknown keys of a
+    path-less value, and paths into schemas this server does not serve, are ignored
+    rather than failing every update of a user whose creation succeeded. A path
+    naming no attribute of a served schema is ``invalidPath`` (RFC 7644 §3.12).
+    """
+    urn = attr_path.urn
+    if urn is not None:
+        canonical = URN_ALIASES.get(urn.lower(), urn)
+        if rt.schema_for_urn(canonical) is None:
+            return None
+        attr_path = AttrPath(attr_path.attr, attr_path.sub_attr, canonical)
+    try:
+        return resolve(rt, attr_path)
+    except UnknownAttribute as error:
+        if key:
+            return None
+        raise InvalidPath(f"{error} (on {rt.name} resources)") from error
+
+
+def _container(doc: dict[str, Any], resolved: Resolved, *, create: bool) -> dict[str, Any] | None:
+    """Return the object holding the attribute: the document, or its extension's object."""
+    if not resolved.in_extension:
+        return doc
+    holder = doc.get(resolved.schema.id)
+    if isinstance(holder, dict) or not create:
+        return holder if isinstance(holder, dict) else None
+    holder = doc[resolved.schema.id] = {}
+    return holder
+
+
+def _unassign(doc: dict[str, Any], resolved: Resolved) -> None:
+    attr = resolved.attribute
+    if attr.required:
+        # RFC 7644 §3.5.2.2: an attribute that "is removed or becomes unassigned and is
+        # defined as a required attribute" gets a "mutability" error.
+        raise Mutability(f"{attr.name} is required and cannot be removed")
+    container = _container(doc, resolved, create=False)
+    if container is not None and attr.name in container:
+        if attr.mutability == "immutable":
+            raise Mutability(f"{attr.name} is immutable")
+        del container[attr.name]
+
+
+def _apply_whole(doc: dict[str, Any], resolved: Resolved, op: OpName, value: Any) -> None:
+    """Add or replace a whole attribute (``emails``, ``name``, ``active``)."""
+    attr = resolved.attribute
+    container = _container(doc, resolved, create=True)
+    assert container is not None
+    current = container.get(attr.name)
+    if attr.multi_valued:
+        items = _canon_many(attr, value)
+        if op == "add":
+            merged = list(current) if isinstance(current, list) else []
+            written = [item for item in _distinct(items) if item not in merged]
+            merged += written  # §3.5.2.1: a value already there is no change
+        else:
+            merged = written = _distinct(items)  # §3.5.2.3: "all values are replaced"
+        _one_primary(attr, merged, written)
+        new: Any = merged
+    else:
+        raw = _unwrap_single(attr, value)
+        new = _canon_single(attr, raw)
+        if attr.type == "complex" and isinstance(current, dict) and not isinstance(raw, str):
+            # §3.5.2.1 and §3.5.2.3: sub-attributes not given are left unchanged. A
+            # bare id (raw str) names another manager, so it replaces the whole value.
+            new = {**current, **new}
+    _check_immutable(attr, current, new)
+    container[attr.name] = new
+
+
+def _remove_listed(doc: dict[str, Any], resolved: Resolved, value: Any) -> None:
+    """Remove the listed values of a multi-valued attribute (Entra ID's member removal)."""
+    attr = resolved.attribute
+    container = _container(doc, resolved, create=False)
+    current = container.get(attr.name) if container is not None else None
+    if container is None or not isinstance(current, list):
+        return
+    targets = _canon_many(attr, value)
+    kept = [item for item in current if not any(_same_value(attr, item, t) for t in targets)]
+    if not kept:
+        _unassign(doc, resolved)
+    elif len(kept) != len(current):
+        container[attr.name] = kept
+
+
+def _same_value(attr: Attribute, item: Any, target: Any) -> bool:
+    if isinstance(item, dict) and isinstance(target, dict):
+        sub = attr.sub_attribute("value")
+        if sub is not None and "value" in target:
+            return _equal(sub, item.get("value"), target["value"])
+        return all(item.get(name) == given for name, given in target.items())
+    return bool(item == target)
+
+
+def _apply_sub(doc: dict[str, Any], resolved: Resolved, sub: Attribute, value: Any) -> None:
+    """Set or (``value`` None) unset ``attr.sub``: ``name.givenName``, ``manager.value``."""
+    attr = resolved.attribute
+    container = _container(doc, resolved, create=value is not None)
+    if container is None:
+        return
+    current = container.get(attr.name)
+    if not attr.multi_valued:
+        if value is not None:
+            if not isinstance(current, dict):
+                current = container[attr.name] = {}
+            _set_sub(sub, current, _canon_single(sub, value))
+        elif isinstance(current, dict):
+            _unset_sub(sub, current)
+            if not current:
+                del container[attr.name]
+        return
+    # Without a filter, emails.value addresses every value of emails.
+    elements = current if isinstance(current, list) else []
+    if value is not None and not elements:
+        container[attr.name] = [{sub.name: _canon_single(sub, value)}]
+        return
+    _edit_elements(doc, resolved, elements, elements, sub, value)
+
+
+def _apply_filtered(
+    doc: dict[str, Any], resolved: Resolved, path: PatchPath, op: OpName, value: Any
+) -> None:
+    """Apply ``attr[filter]`` or ``attr[filter].sub``; ``value`` None removes."""
+    attr = resolved.attribute
+    if not attr.multi_valued:
+        raise InvalidPath(f"{attr.name} is single-valued; [filter] selects values of a list")
+    assert path.value_filter is not None
+    try:
+        matches = compile_element_filter(attr, path.value_filter)
+    except InvalidFilter as error:
+        raise InvalidPath(error.detail) from error
+    sub: Attribute | None = None
+    if path.element_sub_attr is not None:
+        sub = attr.sub_attribute(path.element_sub_attr)
+        if sub is None:
+            raise InvalidPath(f"{attr.name} has no sub-attribute {path.element_sub_attr!r}")
+        if sub.mutability == "readOnly":
+            raise Mutability(f"{attr.name}.{sub.name} is read-only")
+    container = _container(doc, resolved, create=value is not None)
+    if container is None:
+        return
+    current = container.get(attr.name)
+    elements: list[Any] = current if isinstance(current, list) else []
+    chosen = [item for item in elements if matches(item)]
+    if value is None and sub is None:
+        # §3.5.2.2: "the values matched by the filter are removed"; none is no error.
+        chosen_ids = {id(item) for item in chosen}
+        kept = [item for item in elements if id(item) not in chosen_ids]
+        if not kept and chosen:
+            _unassign(doc, resolved)
+        elif chosen:
+            container[attr.name] = kept
+        return
+    if chosen or value is None:
+        _edit_elements(doc, resolved, elements, chosen, sub, value, op, path.value_filter)
+        return
+    # §3.5.2.3 answers noTarget here, but Entra ID sends emails[type eq "work"].value
+    # (Add, and Replace with or without aadOptscim062020) to users with no work email
+    # yet, and SingleAppRoleAssignment roles[primary eq "True"].value, expecting the
+    # value to be created: an eq-only filter describes the value to create.
+    seed = _seed(attr, path.value_filter)
+    if seed is None:
+        raise NoTarget(f"no value of {attr.name} matches the filter (RFC 7644 §3.5.2.3)")
+    created = {**seed, **_complex_value(attr, value if sub is None else {sub.name: value})}
+    container[attr.name] = elements = [*elements, created]
+    _one_primary(attr, elements, [created])
+
+
+def _edit_elements(
+    doc: dict[str, Any],
+    resolved: Resolved,
+    elements: list[Any],
+    chosen: list[Any],
+    sub: Attribute | None,
+    value: Any,
+    op: OpName = "replace",
+    value_filter: Filter | None = None,
+) -> None:
+    """Set (or unset, ``value`` None) ``sub`` of the chosen values, or replace them whole."""
+    attr = resolved.attribute
+    chosen_ids = {id(item) for item in chosen}
+    written: list[Any] = []
+    for index, item in enumerate(elements):
+        if id(item) not in chosen_ids or not isinstance(item, dict):
+            continue
+        if sub is None:
+            new = _complex_value(attr, value)
+            if op == "add":
+                new = {**item, **new}
+            elif value_filter is not None:
+                # §3.5.2.3 replaces matched values whole; the filter's eq terms are kept
+                # so the value stays where the client's filter found it.
+                new = {**(_seed(attr, value_filter) or {}), **new}
+            _check_immutable_subs(attr, item, new)
+            elements[index] = new
+            written.append(new)
+        elif value is None:
+            _unset_sub(sub, item)
+        else:
+            _set_sub(sub, item, _canon_single(sub, value))
+            written.append(item)
+    kept = [item for item in elements if item != {}]
+    if not kept:
+        _unassign(doc, resolved)
+        return
+    _one_primary(attr, kept, written)
+    container = _container(doc, resolved, create=True)
+    assert container is not None
+    container[attr.name] = kept
+
+
+def _set_sub(sub: Attribute, element: dict[str, Any], value: Any) -> None:
+    if sub.mutability == "immutable" and element.get(sub.name, value) != value:
+        raise Mutability(f"{sub.name} is immutable")
+    element[sub.name] = value
+
+
+def _unset_sub(sub: Attribute, element: dict[str, Any]) -> None:
+    if sub.name in element:
+        if sub.mutability == "immutable":
+            raise Mutability(f"{sub.name} is immutable")
+        del element[sub.name]
+
+
+def _seed(attr: Attribute, node: Filter) -> dict[str, Any] | None:
+    """Return the value an eq-only filter describes: ``type eq "work"`` -> {"type": "work"}."""
+    if isinstance(node, Compare):
+        plain = node.path.urn is None and node.path.sub_attr is None
+        sub = attr.sub_attribute(node.path.attr) if plain else None
+        if node.op != "eq" or sub is None or node.value is None:
+            return None
+        return {sub.name: _canon_single(sub, node.value)}
+    if isinstance(node, And):
+        left, right = _seed(attr, node.left), _seed(attr, node.right)
+        if left is None or right is None or any(left.get(k, v) != v for k, v in right.items()):
+            return None
+        return {**left, **right}
+    return None
+
+
+# --- values -------------------------------------------------------------------------
+
+
+def _canon_many(attr: Attribute, value: Any) -> list[Any]:
+    """Return the values given for a multi-valued attribute, canonicalized."""
+    items = [] if value is None else value if isinstance(value, list) else [value]
+    if attr.name == "roles":
+        items = [decoded for item in items for decoded in _decode_roles(item)]
+    return [_canon_single(attr, item) for item in items if item is not None]
+
+
+def _canon_single(attr: Attribute, value: Any) -> Any:
+    """Return one value of ``attr`` with canonical sub-attribute names and lenient types.
+
+    Read-only sub-attributes a client echoes back (members[].display) are dropped,
+    as RFC 7643 §2.2 has servers ignore them; ``normalize`` judges the rest.
+    """
+    if attr.type == "complex":
+        if isinstance(value, str) and attr.sub_attribute("value") is not None:
+            # Entra ID sends the manager as its bare id ("manager": "123456" in the
+            # tutorial's schema example).
+            return {"value": value}
+        if not isinstance(value, dict):
+            raise InvalidValue(f"{attr.name} takes an object of sub-attributes, not {value!r}")
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            sub = attr.sub_attribute(name)
+            if sub is None:
+                out[name] = _clone(item)
+            elif item is not None and sub.mutability != "readOnly":
+                out[sub.name] = _canon_single(sub, item)
+        return out
+    if attr.type == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+        # Entra ID without aadOptscim062020 disables a user with "value": "False".
+        return value.lower() == "true"
+    return _clone(value)
+
+
+def _complex_value(attr: Attribute, value: Any) -> dict[str, Any]:
+    new = _canon_single(attr, value)
+    if not isinstance(new, dict):
+        raise InvalidValue(f"{attr.name}[…] takes an object of sub-attributes")
+    return new
+
+
+def _decode_roles(item: Any) -> list[Any]:
+    """Expand roles Entra ID sends JSON-encoded in a string, as ``normalize`` does.
+
+    Its app-role mappings PATCH [{"value": "{\\"id\\":\\"…\\",\\"value\\":\\"Admin\\",
+    \\"displayName\\":\\"Admin\\"}"}] ("The request formats in the PATCH and POST
+    differ": Entra docs, customize-application-attributes, "Provisioning a role to
+    a SCIM app"). Decoding before merging keeps a role sent again from doubling.
+    """
+    wrapper: dict[str, Any] = {}
+    encoded = item
+    if isinstance(item, dict):
+        wrapper = {k: v for k, v in item.items() if k.lower() != "value"}
+        encoded = next((v for k, v in item.items() if k.lower() == "value"), None)
+    if not isinstance(encoded, str) or not encoded.lstrip().startswith(("{", "[")):
+        return [item]
+    try:
+        decoded = json.loads(encoded)
+    except ValueError:
+        return [item]
+    objects = decoded if isinstance(decoded, list) else [decoded]
+    if not objects or not all(isinstance(obj, dict) for obj in objects):
+        return [item]
+    if len(objects) > 1:
+        wrapper = {k: v for k, v in wrapper.items() if k.lower() != "primary"}
+    roles = []
+    for obj in objects:
+        role = {**wrapper, **obj}
+        if "displayName" in role and not any(k.lower() == "display" for k in role):
+            role["display"] = role.pop("displayName")
+        role.pop("id", None)  # Entra's app role id is no sub-attribute of roles
+        roles.append(role)
+    return roles
+
+
+def _unwrap_single(attr: Attribute, value: Any) -> Any:
+    """Return the one value of a single-valued attribute sent as a list.
+
+    Entra ID sends {"op":"Add","path":"manager","value":[{"$ref":…,"value":"id"}]}
+    (tutorial, "Example 5. Request from Microsoft Entra ID to an SCIM endpoint to
+    update a user").
+    """
+    if not isinstance(value, list):
+        return value
+    if len(value) != 1:
+        raise InvalidValue(f"{attr.name} is single-valued; send one value, not {len(value)}")
+    return value[0]
+
+
+def _distinct(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _one_primary(attr: Attribute, elements: list[Any], written: list[Any]) -> None:
+    """Clear ``primary`` on the other values when a written value became primary.
+
+    RFC 7644 §3.5.2: a PATCH that "sets a value's "primary" sub-attribute to "true"
+    SHALL cause the server to automatically set "primary" to "false" for any other
+    values in the array".
+    """
+    chosen = {
+        id(item) for item in written if isinstance(item, dict) and item.get("primary") is True
+    }
+    if not chosen or attr.sub_attribute("primary") is None:
+        return
+    for item in elements:
+        if isinstance(item, dict) and item.get("primary") is True and id(item) not in chosen:
+            item["primary"] = False
+
+
+def _check_immutable(attr: Attribute, current: Any, new: Any) -> None:
+    # §3.5.2: "a client MAY "add" a value to an "immutable" attribute if the attribute
+    # had no previous value", and may not change one.
+    if attr.mutability == "immutable" and current not in (None, []) and current != new:
+        raise Mutability(f"{attr.name} is immutable")
+    if attr.type == "complex" and not attr.multi_valued:
+        _check_immutable_subs(attr, current, new)
+
+
+def _check_immutable_subs(attr: Attribute, old: Any, new: Any) -> None:
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return
+    for sub in attr.sub_attributes:
+        if sub.mutability == "immutable" and sub.name in old and old[sub.name] != new.get(sub.name):
+            raise Mutability(f"{attr.name}.{sub.name} is immutable")
+
+
+def _equal(attr: Attribute, left: Any, right: Any) -> bool:
+    if isinstance(left, str) and isinstance(right, str) and not attr.case_exact:
+        return left.casefold() == right.casefold()
+    return bool(left == right)
+
+
+def _clone(value: Any) -> Any:
+    """Copy a JSON value (much faster than ``copy.deepcopy`` on plain data)."""
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value
+
+
+def _lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    return {key.lower(): value for key, value in obj.items() if isinstance(key, str)}
+
+
+def _in_context(error: ScimError, where: str) -> ScimError:
+    """Return a copy of ``error`` whose detail says which part of the request failed."""
+    return type(error)(f"{where}: {error.detail}", status=error.status)
+
+
+__all__: list[str] = [
+    "DEFAULT_MAX_OPERATIONS",
+    "PATCH_OP_URN",
+    "MemberChange",
+    "PatchOperation",
+    "apply_patch",
+    "parse_patch_request",
+    "split_member_operations",
+]

@@ -1,0 +1,231 @@
+"""The SCIM endpoints (RFC 7644 §3): Users, Groups, search and discovery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from scimitar.scim import discovery
+from scimitar.scim.errors import InvalidFilter, InvalidValue, NotFound, ScimError
+from scimitar.scim.schema import UnknownAttribute
+from scimitar.server.http import (
+    list_query,
+    projection,
+    read_json,
+    read_object,
+    scim_response,
+    wanted,
+)
+from scimitar.server.representation import etag, render
+from scimitar.server.service import ScimService
+from scimitar.server.store.resources import GROUPS, USERS, Kind
+from scimitar.settings import Settings
+
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def scim_base(request: Request) -> str:
+    """Return the absolute SCIM base URL (``…/scim/v2``) of this request."""
+    return str(request.base_url).rstrip("/") + "/scim/v2"
+
+
+class ScimEndpoints:
+    """Request handlers bound to one service and its settings."""
+
+    def __init__(self, service: ScimService, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+
+    # -- Users and Groups ---------------------------------------------------------------
+
+    async def list(self, request: Request, kind: Kind) -> Response:
+        return await self._search(request, kind, dict(request.query_params))
+
+    async def search(self, request: Request, kind: Kind | None) -> Response:
+        body = read_object(await read_json(request, self.settings.max_body_bytes), "SearchRequest")
+        schemas = body.get("schemas")
+        if schemas is not None and SEARCH_REQUEST not in (
+            schemas if isinstance(schemas, list) else []
+        ):
+            raise InvalidValue(f"a search body's schemas must contain {SEARCH_REQUEST!r}")
+        for key in ("attributes", "excludedAttributes"):  # lists in a body, strings in a URL
+            if isinstance(body.get(key), list):
+                body[key] = ",".join(str(item) for item in body[key])
+        return await self._search(request, kind, body)
+
+    async def _search(
+        self, request: Request, kind: Kind | None, params: dict[str, Any]
+    ) -> Response:
+        query = list_query(params, self.settings.max_results)
+        attributes, excluded = projection(params)
+        need = wanted(attributes, excluded)
+        authorization = request.headers.get("authorization")
+        base = scim_base(request)
+        if kind is None:
+            total, found = await run_in_threadpool(
+                self.service.search_all,
+                authorization,
+                query,
+                need,
+                (InvalidFilter, UnknownAttribute),
+            )
+            rendered = [render(k.resource_type, r, base, attributes, excluded) for k, r in found]
+        else:
+            page = await run_in_threadpool(self.service.query, authorization, kind, query, need)
+            total = page.total
+            rendered = [
+                render(kind.resource_type, r, base, attributes, excluded) for r in page.resources
+            ]
+        return scim_response(discovery.list_response(rendered, total, query.start_index))
+
+    async def get(self, request: Request, kind: Kind) -> Response:
+        params = dict(request.query_params)
+        attributes, excluded = projection(params)
+        resource = await run_in_threadpool(
+            self.service.get,
+            request.headers.get("authorization"),
+            kind,
+            request.path_params["id"],
+            wanted(attributes, excluded),
+        )
+        tag = etag(resource.version)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match and (if_none_match.strip() == "*" or tag in _tags(if_none_match)):
+            return Response(status_code=304, headers={"ETag": tag})
+        body = render(kind.resource_type, resource, scim_base(request), attributes, excluded)
+        return scim_response(body, headers={"ETag": tag})
+
+    async def create(self, request: Request, kind: Kind) -> Response:
+        body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
+        attributes, excluded = projection(dict(request.query_params))
+        resource = await run_in_threadpool(
+            self.service.create,
+            request.headers.get("authorization"),
+            kind,
+            body,
+            wanted(attributes, excluded),
+        )
+        rendered = render(kind.resource_type, resource, scim_base(request), attributes, excluded)
+        location = f"{scim_base(request)}{kind.resource_type.endpoint}/{resource.id}"
+        return scim_response(rendered, 201, {"Location": location, "ETag": etag(resource.version)})
+
+    async def replace(self, request: Request, kind: Kind) -> Response:
+        body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
+        attributes, excluded = projection(dict(request.query_params))
+        resource = await run_in_threadpool(
+            self.service.replace,
+            request.headers.get("authorization"),
+            kind,
+            request.path_params["id"],
+            body,
+            request.headers.get("if-match"),
+            wanted(attributes, excluded),
+        )
+        rendered = render(kind.resource_type, resource, scim_base(request), attributes, excluded)
+        return scim_response(rendered, headers={"ETag": etag(resource.version)})
+
+    async def patch(self, request: Request, kind: Kind) -> Response:
+        body = await read_json(request, self.settings.max_body_bytes)
+        params = dict(request.query_params)
+        attributes, excluded = projection(params)
+        # Groups answer 204 (Entra: a 100,000-member group must not be echoed back)
+        # unless the client asked for attributes; users answer 200 with the resource.
+        asked = "attributes" in params or "excludedAttributes" in params
+        need = wanted(attributes, excluded) if kind is USERS or asked else None
+        resource = await run_in_threadpool(
+            self.service.patch,
+            request.headers.get("authorization"),
+            kind,
+            request.path_params["id"],
+            body,
+            request.headers.get("if-match"),
+            need,
+        )
+        if resource is None:
+            return Response(status_code=204)
+        rendered = render(kind.resource_type, resource, scim_base(request), attributes, excluded)
+        return scim_response(rendered, headers={"ETag": etag(resource.version)})
+
+    async def delete(self, request: Request, kind: Kind) -> Response:
+        await run_in_threadpool(
+            self.service.delete,
+            request.headers.get("authorization"),
+            kind,
+            request.path_params["id"],
+            request.headers.get("if-match"),
+        )
+        return Response(status_code=204)
+
+    # -- discovery (RFC 7644 §4) --------------------------------------------------------
+
+    async def service_provider_config(self, request: Request) -> Response:
+        return scim_response(
+            discovery.service_provider_config(
+                base_url=scim_base(request),
+                max_operations=self.settings.max_bulk_operations,
+                max_payload_size=self.settings.max_body_bytes,
+                max_results=self.settings.max_results,
+            )
+        )
+
+    async def schemas(self, request: Request) -> Response:
+        listing = discovery.schemas_list_response(scim_base(request))
+        return self._one_or_all(request, listing, "Schema")
+
+    async def resource_types(self, request: Request) -> Response:
+        listing = discovery.resource_types_list_response(scim_base(request))
+        return self._one_or_all(request, listing, "ResourceType")
+
+    def _one_or_all(self, request: Request, listing: dict[str, Any], what: str) -> Response:
+        wanted_id = request.path_params.get("id")
+        if wanted_id is None:
+            return scim_response(listing)
+        for item in listing["Resources"]:
+            if item["id"] == wanted_id:
+                return scim_response(item)
+        raise NotFound(f"{what} {wanted_id!r} not found")
+
+
+def _tags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",")]
+
+
+def scim_routes(endpoints: ScimEndpoints, bulk: Any) -> list[BaseRoute]:
+    """Return the routes mounted under ``/scim/v2``."""
+    routes: list[BaseRoute] = [
+        Route("/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
+        Route("/Schemas", endpoints.schemas, methods=["GET"]),
+        Route("/Schemas/{id:path}", endpoints.schemas, methods=["GET"]),
+        Route("/ResourceTypes", endpoints.resource_types, methods=["GET"]),
+        Route("/ResourceTypes/{id}", endpoints.resource_types, methods=["GET"]),
+        Route("/.search", _bind(endpoints.search, None), methods=["POST"]),
+        Route("/Bulk", bulk, methods=["POST"]),
+    ]
+    for kind in (USERS, GROUPS):
+        prefix = kind.resource_type.endpoint
+        routes += [
+            Route(prefix, _bind(endpoints.list, kind), methods=["GET"]),
+            Route(prefix, _bind(endpoints.create, kind), methods=["POST"]),
+            Route(f"{prefix}/.search", _bind(endpoints.search, kind), methods=["POST"]),
+            Route(f"{prefix}/{{id}}", _bind(endpoints.get, kind), methods=["GET"]),
+            Route(f"{prefix}/{{id}}", _bind(endpoints.replace, kind), methods=["PUT"]),
+            Route(f"{prefix}/{{id}}", _bind(endpoints.patch, kind), methods=["PATCH"]),
+            Route(f"{prefix}/{{id}}", _bind(endpoints.delete, kind), methods=["DELETE"]),
+        ]
+    return routes
+
+
+def _bind(handler: Any, kind: Kind | None) -> Any:
+    async def endpoint(request: Request) -> Response:
+        response: Response = await handler(request, kind)
+        return response
+
+    endpoint.__name__ = f"{handler.__name__}_{kind.resource_type.name if kind else 'all'}"
+    return endpoint
+
+
+__all__ = ["ScimEndpoints", "ScimError", "scim_routes"]

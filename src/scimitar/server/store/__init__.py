@@ -1,0 +1,1 @@
+"""The SCIM target's storage: SQL for resources, memberships and filters."""

@@ -1,0 +1,243 @@
+"""SQL for users and groups: one row per resource, its attributes in a JSON document.
+
+Every function takes an open ``Connection`` inside a transaction the caller owns,
+so a request's reads and writes commit or roll back together. Every query carries
+the tenant: a resource of another tenant is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from scimitar.scim.ast import AttrPath, Filter
+from scimitar.scim.errors import NotFound, Uniqueness
+from scimitar.scim.resources import GROUP, USER
+from scimitar.scim.schema import ResourceType
+from scimitar.server.store.sql_filter import compile_filter, sort_key
+from scimitar.server.tables import groups, users
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """How one resource type maps onto its table."""
+
+    resource_type: ResourceType
+    table: Table
+    name_attribute: str  # the attribute unique per tenant
+    name_column: Column[str]
+    key_column: Column[str]
+
+    def columns_for(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Return the indexed column values copied out of ``doc``."""
+        name = doc[self.name_attribute]
+        values: dict[str, Any] = {
+            self.name_column.key: name,
+            self.key_column.key: name.casefold(),
+            "external_id": doc.get("externalId"),
+        }
+        if self.table is users:
+            values["display_name"] = doc.get("displayName")
+            active = doc.get("active")
+            values["active"] = active if isinstance(active, bool) else None
+        return values
+
+
+USERS = Kind(USER, users, "userName", users.c.user_name, users.c.user_name_key)
+GROUPS = Kind(GROUP, groups, "displayName", groups.c.display_name, groups.c.display_name_key)
+KINDS = {"User": USERS, "Group": GROUPS}
+
+
+@dataclass(slots=True)
+class StoredResource:
+    """A resource as read from the database, before it is shaped into SCIM JSON."""
+
+    id: str
+    doc: dict[str, Any]
+    version: int
+    created: datetime
+    last_modified: datetime
+    # Group members ({"value", "type", "display"}) or a user's groups, when asked for.
+    members: list[dict[str, Any]] | None = None
+    groups: list[dict[str, Any]] | None = field(default=None)
+
+
+def now() -> datetime:
+    """Return the current time, truncated to milliseconds as SCIM clients print it."""
+    stamp = datetime.now(UTC)
+    return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns: they were UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _row_to_resource(row: Any) -> StoredResource:
+    return StoredResource(
+        id=row.id,
+        doc=row.doc,
+        version=row.version,
+        created=_as_utc(row.created),
+        last_modified=_as_utc(row.last_modified),
+    )
+
+
+def _uniqueness_error(kind: Kind, doc: dict[str, Any]) -> Uniqueness:
+    name = kind.name_attribute
+    return Uniqueness(
+        f"{name} {doc[name]!r} is already used by another {kind.resource_type.name.lower()} "
+        f"of this tenant ({name} is unique, compared case-insensitively)"
+    )
+
+
+def _name_taken(
+    conn: Connection, kind: Kind, tenant_id: int, doc: dict[str, Any], except_id: str | None = None
+) -> bool:
+    query = select(kind.table.c.id).where(
+        kind.table.c.tenant_id == tenant_id,
+        kind.key_column == doc[kind.name_attribute].casefold(),
+    )
+    if except_id is not None:
+        query = query.where(kind.table.c.id != except_id)
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def insert(conn: Connection, kind: Kind, tenant_id: int, doc: dict[str, Any]) -> StoredResource:
+    """Insert a new resource; a taken unique name raises ``Uniqueness`` (409)."""
+    if _name_taken(conn, kind, tenant_id, doc):
+        raise _uniqueness_error(kind, doc)
+    stamp = now()
+    resource = StoredResource(str(uuid.uuid4()), doc, 1, stamp, stamp)
+    try:
+        conn.execute(
+            kind.table.insert().values(
+                id=resource.id,
+                tenant_id=tenant_id,
+                doc=doc,
+                version=1,
+                created=stamp,
+                last_modified=stamp,
+                **kind.columns_for(doc),
+            )
+        )
+    except IntegrityError:  # a concurrent insert won the race for the name
+        raise _uniqueness_error(kind, doc) from None
+    return resource
+
+
+def fetch(
+    conn: Connection, kind: Kind, tenant_id: int, resource_id: str, *, for_update: bool = False
+) -> StoredResource:
+    """Return one resource of the tenant, or raise ``NotFound``."""
+    table = kind.table
+    query = select(
+        table.c.id, table.c.doc, table.c.version, table.c.created, table.c.last_modified
+    ).where(table.c.id == resource_id, table.c.tenant_id == tenant_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"{kind.resource_type.name} {resource_id!r} not found")
+    return _row_to_resource(row)
+
+
+def exists(conn: Connection, kind: Kind, tenant_id: int, resource_id: str) -> bool:
+    table = kind.table
+    query = select(table.c.id).where(table.c.id == resource_id, table.c.tenant_id == tenant_id)
+    return conn.execute(query).first() is not None
+
+
+def store(
+    conn: Connection, kind: Kind, tenant_id: int, resource: StoredResource, doc: dict[str, Any]
+) -> StoredResource:
+    """Write ``doc`` as the resource's new state, bumping its version."""
+    if doc.get(kind.name_attribute, "").casefold() != resource.doc.get(
+        kind.name_attribute, ""
+    ).casefold() and _name_taken(conn, kind, tenant_id, doc, except_id=resource.id):
+        raise _uniqueness_error(kind, doc)
+    stamp = now()
+    try:
+        conn.execute(
+            update(kind.table)
+            .where(kind.table.c.id == resource.id, kind.table.c.tenant_id == tenant_id)
+            .values(
+                doc=doc, version=resource.version + 1, last_modified=stamp, **kind.columns_for(doc)
+            )
+        )
+    except IntegrityError:
+        raise _uniqueness_error(kind, doc) from None
+    return StoredResource(resource.id, doc, resource.version + 1, resource.created, stamp)
+
+
+def touch(conn: Connection, kind: Kind, tenant_id: int, resource: StoredResource) -> StoredResource:
+    """Bump a resource's version without changing its document (members changed)."""
+    stamp = now()
+    conn.execute(
+        update(kind.table)
+        .where(kind.table.c.id == resource.id, kind.table.c.tenant_id == tenant_id)
+        .values(version=kind.table.c.version + 1, last_modified=stamp)
+    )
+    return StoredResource(resource.id, resource.doc, resource.version + 1, resource.created, stamp)
+
+
+def delete(conn: Connection, kind: Kind, tenant_id: int, resource_id: str) -> None:
+    table = kind.table
+    conn.execute(table.delete().where(table.c.id == resource_id, table.c.tenant_id == tenant_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    total: int
+    resources: list[StoredResource]
+
+
+def query(
+    conn: Connection,
+    kind: Kind,
+    tenant_id: int,
+    node: Filter | None,
+    *,
+    sort_by: AttrPath | None,
+    descending: bool,
+    start_index: int,
+    count: int,
+) -> Page:
+    """Return one page of the tenant's resources matching ``node``, and the total."""
+    table = kind.table
+    dialect = conn.dialect.name
+    where: list[ColumnElement[bool]] = [table.c.tenant_id == tenant_id]
+    if node is not None:
+        where.append(compile_filter(kind.resource_type, table, node, dialect))
+    offset = start_index - 1
+    rows: list[Any] = []
+    if count > 0:
+        order: list[Any] = []
+        if sort_by is not None:
+            key = sort_key(kind.resource_type, table, sort_by, dialect)
+            # RFC 7644 §3.4.2.3: resources without the attribute sort last ascending.
+            order.append(key.desc().nulls_last() if descending else key.asc().nulls_last())
+        order.append(table.c.id)  # a stable order, so pages neither skip nor repeat
+        rows = list(
+            conn.execute(
+                select(
+                    table.c.id, table.c.doc, table.c.version, table.c.created, table.c.last_modified
+                )
+                .where(*where)
+                .order_by(*order)
+                .limit(count)
+                .offset(offset)
+            )
+        )
+    if 0 < len(rows) < count or (offset == 0 and len(rows) < count):
+        # The page ran short: everything up to here is all there is, no COUNT needed.
+        total = offset + len(rows)
+    else:
+        total = conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+    return Page(total, [_row_to_resource(row) for row in rows])

@@ -1,0 +1,176 @@
+"""`scimitar serve` as a real process on a real socket, driven by the real CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SCIMITAR = Path(sys.executable).with_name("scimitar")
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cli(database_url: str, *args: str) -> str:
+    done = subprocess.run(
+        [str(SCIMITAR), *args, "--database-url", database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    database_url: str
+    log: Path
+    healthy_answers: int = 0
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _wait_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"scimitar serve exited early:\n{server.log_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=2).status_code == 200:
+                server.healthy_answers += 1
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"scimitar serve did not answer /healthz in {START_TIMEOUT}s:\n{server.log_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"scimitar serve (pid {process.pid}) ignored SIGTERM")
+    return process.returncode
+
+
+def _assert_stops_gracefully(server: Server) -> None:
+    # uvicorn re-raises the signal it shut down on, so a clean stop may read as -SIGTERM.
+    assert _stop(server.process) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in server.log_text()
+
+
+def _start(tmp_path: Path, workers: int) -> Iterator[Server]:
+    port = _free_port()
+    database_url = f"sqlite:///{tmp_path / 'serve.db'}"
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                str(SCIMITAR),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--database-url",
+                database_url,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", database_url, log)
+    try:
+        _wait_healthy(server)
+        yield server
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    yield from _start(tmp_path, workers=1)
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[Server]:
+    yield from _start(tmp_path, workers=2)
+
+
+def test_serve_creates_reads_and_honours_revocation(server: Server) -> None:
+    # The server migrated the empty database itself; the CLI works on it while it serves.
+    _cli(server.database_url, "tenant", "create", "acme", "--role-policy", "clarizen-one")
+    key = _cli(server.database_url, "token", "create", "--tenant", "acme").strip()
+    key_id = key.split("_")[1]
+    auth = {"Authorization": f"Bearer {key}"}
+
+    with httpx.Client(base_url=f"{server.base_url}/scim/v2", headers=auth, timeout=10) as scim:
+        created = scim.post(
+            "/Users",
+            json={"schemas": [USER_SCHEMA], "userName": "ada@example.com", "active": True},
+        )
+        assert created.status_code == 201, created.text
+        user_id = created.json()["id"]
+        fetched = scim.get(f"/Users/{user_id}")
+        assert fetched.status_code == 200
+        assert fetched.json()["userName"] == "ada@example.com"
+        found = scim.get("/Users", params={"filter": 'userName eq "ada@example.com"'})
+        assert found.json()["totalResults"] == 1
+
+        assert scim.get("/Users", headers={"Authorization": "Bearer nope"}).status_code == 401
+        _cli(server.database_url, "token", "revoke", key_id)
+        assert scim.get(f"/Users/{user_id}").status_code == 401
+
+    metrics = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    assert 'route="/scim/v2/Users/{id}"' in metrics
+    assert user_id not in metrics
+
+    _assert_stops_gracefully(server)
+    log = server.log_text()
+    assert key not in log
+    assert key.split("_", 2)[2] not in log
+    assert "Traceback" not in log
+
+
+def test_metrics_add_up_across_workers(two_workers: Server) -> None:
+    for _ in range(30):
+        # A new connection each time, so the kernel spreads them over both workers.
+        assert httpx.get(f"{two_workers.base_url}/healthz", timeout=10).status_code == 200
+        two_workers.healthy_answers += 1
+    line = 'scimitar_http_requests_total{method="GET",route="/healthz",status="200"} '
+    for _ in range(5):
+        text = httpx.get(f"{two_workers.base_url}/metrics", timeout=10).text
+        (sample,) = [s for s in text.splitlines() if s.startswith(line)]
+        assert float(sample.removeprefix(line)) == two_workers.healthy_answers
+    _assert_stops_gracefully(two_workers)

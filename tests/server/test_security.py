@@ -1,0 +1,136 @@
+"""Keys, tenants, permissions, role policy and hostile input."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+from test_users import USER, patch_body
+
+from conftest import Scim, new_tenant
+from scimitar.server.tenants import list_keys, revoke_key
+
+
+def test_requests_without_a_valid_key_are_401(app_client: TestClient, scim: Scim) -> None:
+    assert app_client.get("/scim/v2/Users").status_code == 401
+    bad = app_client.get("/scim/v2/Users", headers={"Authorization": "Bearer scimitar_00_nope"})
+    assert bad.status_code == 401
+    assert bad.json()["status"] == "401"
+    assert "scimitar_00_nope" not in bad.text
+    assert scim.get("/Users").status_code == 200
+
+
+def test_a_revoked_key_stops_working_at_once(engine: Engine, scim: Scim) -> None:
+    assert scim.get("/Users").status_code == 200
+    key_id = next(k.key_id for k in list_keys(engine) if k.tenant_name == scim.tenant)
+    revoke_key(engine, key_id)
+    assert scim.get("/Users").status_code == 401
+
+
+def test_tenants_cannot_see_each_other(app_client: TestClient, engine: Engine, scim: Scim) -> None:
+    _, other_token = new_tenant(engine)
+    other = Scim(app_client, other_token, "other")
+    mine = scim.create_user("secret@example.com")
+    group = scim.create_group("Mine", [mine["id"]])
+    assert other.get(f"/Users/{mine['id']}").status_code == 404
+    assert other.get(f"/Groups/{group['id']}").status_code == 404
+    assert other.delete(f"/Users/{mine['id']}").status_code == 404
+    listing = other.get("/Users", params={"filter": 'userName eq "secret@example.com"'}).json()
+    assert listing["totalResults"] == 0
+    assert other.get("/Users").json()["totalResults"] == 0
+    # The same userName is free in another tenant.
+    other.create_user("secret@example.com")
+    # Another tenant's user cannot be added as a member.
+    theirs = other.create_group("Theirs")
+    response = other.patch(
+        f"/Groups/{theirs['id']}",
+        patch_body({"op": "add", "path": "members", "value": [{"value": mine["id"]}]}),
+    )
+    assert response.status_code == 400
+
+
+def test_a_key_lacking_lite_admin_is_403_naming_it(app_client: TestClient, engine: Engine) -> None:
+    _, token = new_tenant(engine, permissions=frozenset({"integration-user"}))
+    response = app_client.get("/scim/v2/Users", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert "Lite Admin" in response.json()["detail"]
+
+
+def test_clarizen_one_policy_rejects_invalid_roles(app_client: TestClient, engine: Engine) -> None:
+    _, token = new_tenant(engine, role_policy="clarizen-one")
+    scim = Scim(app_client, token, "clarizen")
+    ok = scim.create_user("worker@example.com", roles=[{"value": "User", "primary": True}])
+    for role in ["Administrator", "Superuser", "Time & Expense user"]:
+        created = scim.post(
+            "/Users",
+            {
+                "schemas": [USER],
+                "userName": f"x{len(role)}@example.com",
+                "roles": [{"value": role}],
+            },
+        )
+        assert created.status_code == 400
+        assert created.json()["scimType"] == "invalidValue"
+        assert role in created.json()["detail"]
+        put = scim.put(
+            f"/Users/{ok['id']}",
+            {"schemas": [USER], "userName": "worker@example.com", "roles": [{"value": role}]},
+        )
+        assert put.status_code == 400
+        patched = scim.patch(
+            f"/Users/{ok['id']}",
+            patch_body({"op": "add", "path": "roles", "value": [{"value": role}]}),
+        )
+        assert patched.status_code == 400
+        assert role in patched.json()["detail"]
+    assert scim.get(f"/Users/{ok['id']}").json()["roles"] == [{"value": "User", "primary": True}]
+
+
+def test_malformed_json_is_invalid_syntax(scim: Scim) -> None:
+    response = scim.request(
+        "POST",
+        "/Users",
+        content=b'{"userName": ',
+        headers={"Content-Type": "application/scim+json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidSyntax"
+    assert scim.get("/Users").json()["totalResults"] == 0
+
+
+def test_a_body_that_is_not_an_object_is_rejected(scim: Scim) -> None:
+    response = scim.post("/Users", ["not", "an", "object"])
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidSyntax"
+
+
+def test_oversized_body_is_413(scim: Scim) -> None:
+    huge = b'{"userName": "' + b"x" * (11 * 1024 * 1024) + b'"}'
+    response = scim.request("POST", "/Users", content=huge)
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+
+
+def test_bad_filter_reports_the_position(scim: Scim) -> None:
+    response = scim.get("/Users", params={"filter": 'userName eq "unterminated'})
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidFilter"
+    assert "position" in response.json()["detail"]
+
+
+def test_unknown_routes_and_methods_answer_scim_errors(scim: Scim) -> None:
+    missing = scim.get("/Nothing")
+    assert missing.status_code == 404
+    assert missing.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    wrong = scim.request("PATCH", "/Users")
+    assert wrong.status_code == 405
+    assert wrong.json()["status"] == "405"
+
+
+def test_wrong_types_are_invalid_value_and_store_nothing(scim: Scim) -> None:
+    response = scim.post(
+        "/Users", {"schemas": [USER], "userName": "typed@example.com", "active": "perhaps"}
+    )
+    assert response.status_code == 400
+    assert "active" in response.json()["detail"]
+    listing = scim.get("/Users", params={"filter": 'userName eq "typed@example.com"'}).json()
+    assert listing["totalResults"] == 0
