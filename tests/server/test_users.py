@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine, select
+
 from conftest import Scim
+from scimitar.server.passwords import verify_password
+from scimitar.server.tables import users
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -167,3 +171,17 @@ def test_missing_user_name_is_invalid_value(scim: Scim) -> None:
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidValue"
     assert "userName" in response.json()["detail"]
+
+
+def test_password_is_stored_hashed_and_never_returned(scim: Scim, engine: Engine) -> None:
+    user = scim.create_user("pw@example.com", password="t1meMa$heen")
+    assert "password" not in user
+    with engine.connect() as conn:
+        doc = conn.execute(select(users.c.doc).where(users.c.id == user["id"])).scalar_one()
+    assert doc["password"].startswith("$scrypt$")
+    assert verify_password("t1meMa$heen", doc["password"])
+    # A PATCH of something else keeps the stored hash as it is.
+    scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "path": "title", "value": "x"}))
+    with engine.connect() as conn:
+        after = conn.execute(select(users.c.doc).where(users.c.id == user["id"])).scalar_one()
+    assert after["password"] == doc["password"]

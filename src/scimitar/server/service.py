@@ -26,6 +26,7 @@ from scimitar.scim.patch import (
 from scimitar.scim.validate import check_mutability, normalize
 from scimitar.server import policy
 from scimitar.server.auth import Principal, authenticate, require_permissions
+from scimitar.server.passwords import protect
 from scimitar.server.representation import etag
 from scimitar.server.store import members, resources
 from scimitar.server.store.resources import GROUPS, USERS, Kind, Page, StoredResource
@@ -217,6 +218,7 @@ def create_in(
 ) -> StoredResource:
     doc, member_ids = _split_members(kind, normalize(kind.resource_type, body))
     _enforce_policy(principal, kind, doc)
+    doc = protect(doc)
     resource = resources.insert(conn, kind, principal.tenant_id, doc)
     if member_ids:
         members.add(conn, principal.tenant_id, resource.id, member_ids)
@@ -238,6 +240,7 @@ def replace_in(
     doc, member_ids = _split_members(kind, normalize(kind.resource_type, body))
     check_mutability(kind.resource_type, current.doc, doc)
     _enforce_policy(principal, kind, doc)
+    doc = protect(doc)
     resource = resources.store(conn, kind, principal.tenant_id, current, doc)
     if kind is GROUPS:
         # PUT replaces every attribute (RFC 7644 §3.5.1), members included.
@@ -267,6 +270,7 @@ def patch_in(
         doc = apply_patch(kind.resource_type, current.doc, operations)
         if doc != current.doc:
             _enforce_policy(principal, kind, doc)
+            doc = protect(doc, current.doc)
             resource = resources.store(conn, kind, principal.tenant_id, current, doc)
     if (
         changes
