@@ -50,8 +50,10 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         return create_engine(url, **kwargs)
 
-    kwargs.setdefault("pool_size", 8)
-    kwargs.setdefault("max_overflow", 32)
+    # SQLite runs one writer at a time; a few connections serve concurrent readers
+    # and no overflow means no connection is opened and closed per request.
+    kwargs.setdefault("pool_size", 4)
+    kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("connect_args", {})
     kwargs["connect_args"].setdefault("check_same_thread", False)
     kwargs["connect_args"].setdefault("timeout", 30)

@@ -6,7 +6,6 @@ import logging
 
 from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -33,10 +32,10 @@ def create_app(settings: Settings) -> Starlette:
     async def bulk(request: Request) -> Response:
         body = await read_json(request, settings.max_body_bytes)
         authorization = request.headers.get("authorization")
-        principal = await run_in_threadpool(service.check_key, authorization)
+        principal = await service.run(service.check_key, authorization)
         operations, fail_on_errors = parse_request(body, settings.max_bulk_operations)
         runner = BulkRunner(engine, principal, scim_base(request))
-        return scim_response(await run_in_threadpool(runner.run, operations, fail_on_errors))
+        return scim_response(await service.run(runner.run, operations, fail_on_errors))
 
     async def healthz(_request: Request) -> Response:
         def probe() -> None:
@@ -44,7 +43,7 @@ def create_app(settings: Settings) -> Starlette:
                 conn.execute(text("SELECT 1"))
 
         try:
-            await run_in_threadpool(probe)
+            await service.run(probe)
         except Exception:
             log.exception("health check: the database does not answer")
             return PlainTextResponse("database unavailable\n", status_code=503)

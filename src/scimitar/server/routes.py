@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -66,7 +65,7 @@ class ScimEndpoints:
         authorization = request.headers.get("authorization")
         base = scim_base(request)
         if kind is None:
-            total, found = await run_in_threadpool(
+            total, found = await self.service.run(
                 self.service.search_all,
                 authorization,
                 query,
@@ -75,7 +74,7 @@ class ScimEndpoints:
             )
             rendered = [render(k.resource_type, r, base, attributes, excluded) for k, r in found]
         else:
-            page = await run_in_threadpool(self.service.query, authorization, kind, query, need)
+            page = await self.service.run(self.service.query, authorization, kind, query, need)
             total = page.total
             rendered = [
                 render(kind.resource_type, r, base, attributes, excluded) for r in page.resources
@@ -85,7 +84,7 @@ class ScimEndpoints:
     async def get(self, request: Request, kind: Kind) -> Response:
         params = dict(request.query_params)
         attributes, excluded = projection(params)
-        resource = await run_in_threadpool(
+        resource = await self.service.run(
             self.service.get,
             request.headers.get("authorization"),
             kind,
@@ -102,7 +101,7 @@ class ScimEndpoints:
     async def create(self, request: Request, kind: Kind) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
         attributes, excluded = projection(dict(request.query_params))
-        resource = await run_in_threadpool(
+        resource = await self.service.run(
             self.service.create,
             request.headers.get("authorization"),
             kind,
@@ -116,7 +115,7 @@ class ScimEndpoints:
     async def replace(self, request: Request, kind: Kind) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
         attributes, excluded = projection(dict(request.query_params))
-        resource = await run_in_threadpool(
+        resource = await self.service.run(
             self.service.replace,
             request.headers.get("authorization"),
             kind,
@@ -136,7 +135,7 @@ class ScimEndpoints:
         # unless the client asked for attributes; users answer 200 with the resource.
         asked = "attributes" in params or "excludedAttributes" in params
         need = wanted(attributes, excluded) if kind is USERS or asked else None
-        resource = await run_in_threadpool(
+        resource = await self.service.run(
             self.service.patch,
             request.headers.get("authorization"),
             kind,
@@ -151,7 +150,7 @@ class ScimEndpoints:
         return scim_response(rendered, headers={"ETag": etag(resource.version)})
 
     async def delete(self, request: Request, kind: Kind) -> Response:
-        await run_in_threadpool(
+        await self.service.run(
             self.service.delete,
             request.headers.get("authorization"),
             kind,

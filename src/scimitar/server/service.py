@@ -7,11 +7,12 @@ and one thread hop per request, which is most of a request's overhead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 from sqlalchemy import Connection, Engine
 
 from scimitar.db.engine import read_transaction, write_transaction
@@ -30,6 +31,8 @@ from scimitar.server.passwords import protect
 from scimitar.server.representation import etag
 from scimitar.server.store import members, resources
 from scimitar.server.store.resources import GROUPS, USERS, Kind, Page, StoredResource
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,12 @@ class ScimService:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # As many threads as pooled connections: more would only queue for one.
+        self._limiter = anyio.CapacityLimiter(engine.pool.size())  # type: ignore[attr-defined]
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking operation of this service in a worker thread."""
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
     @contextmanager
     def _session(
