@@ -20,7 +20,6 @@ from scimitar.server.auth import Principal
 from scimitar.server.representation import etag
 from scimitar.server.service import (
     Wanted,
-    check_if_match,
     create_in,
     delete_in,
     patch_in,
@@ -221,6 +220,3 @@ def _object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidSyntax("Bulk operation data must be a JSON object")
     return value
-
-
-__all__ = ["BulkRunner", "check_if_match", "parse_request"]

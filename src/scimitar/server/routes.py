@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from scimitar.scim import discovery
-from scimitar.scim.errors import InvalidFilter, InvalidValue, NotFound, ScimError
+from scimitar.scim.errors import InvalidFilter, InvalidValue, NotFound
 from scimitar.scim.schema import UnknownAttribute
 from scimitar.server.http import (
     list_query,
@@ -225,6 +225,3 @@ def _bind(handler: Any, kind: Kind | None) -> Any:
 
     endpoint.__name__ = f"{handler.__name__}_{kind.resource_type.name if kind else 'all'}"
     return endpoint
-
-
-__all__ = ["ScimEndpoints", "ScimError", "scim_routes"]

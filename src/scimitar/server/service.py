@@ -17,13 +17,15 @@ from sqlalchemy import Connection, Engine
 
 from scimitar.db.engine import read_transaction, write_transaction
 from scimitar.scim.ast import AttrPath, Filter
-from scimitar.scim.errors import InvalidValue, NotFound, PreconditionFailed
+from scimitar.scim.errors import InvalidValue, PreconditionFailed
+from scimitar.scim.evaluate import element_matches
 from scimitar.scim.patch import (
     MemberChange,
     apply_patch,
     parse_patch_request,
     split_member_operations,
 )
+from scimitar.scim.resources import GROUP_SCHEMA
 from scimitar.scim.validate import check_mutability, normalize
 from scimitar.server import policy
 from scimitar.server.auth import Principal, authenticate, require_permissions
@@ -208,15 +210,6 @@ class ScimService:
         with self._session(authorization, write=True) as (conn, principal):
             delete_in(conn, principal, kind, resource_id, if_match)
 
-    @contextmanager
-    def bulk_session(self, authorization: str | None) -> Iterator[Principal]:
-        """Authenticate once for a whole Bulk request."""
-        with self._session(authorization, write=False) as (_conn, principal):
-            yield principal
-
-    def in_transaction(self) -> Any:
-        return write_transaction(self.engine)
-
 
 # The operations themselves take an open connection, so Bulk can run each of its
 # operations in its own transaction with the principal it authenticated once.
@@ -339,9 +332,6 @@ def _apply_member_changes(
 
 def _remove_matching(conn: Connection, tenant_id: int, group_id: str, change: MemberChange) -> int:
     """Remove the members a general value filter selects (``members[type eq "Group"]``)."""
-    from scimitar.scim.evaluate import element_matches
-    from scimitar.scim.resources import GROUP_SCHEMA
-
     attribute = GROUP_SCHEMA.attribute("members")
     if attribute is None or change.filter is None:  # pragma: no cover - schema invariant
         raise InvalidValue("members filter cannot be applied")
@@ -364,6 +354,3 @@ def _load_derived(
         by_user = members.groups_of(conn, ids)
         for resource in loaded:
             resource.groups = by_user[resource.id]
-
-
-__all__ = ["ListQuery", "NotFound", "ScimService", "Wanted"]
