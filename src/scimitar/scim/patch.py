@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from scimitar.scim.ast import And, AttrPath, Compare, Filter, Not, Or, PatchPath, Present
+from scimitar.scim.ast import And, AttrPath, Compare, Filter, Or, PatchPath
 from scimitar.scim.errors import (
     InvalidFilter,
     InvalidPath,
@@ -33,7 +33,7 @@ from scimitar.scim.errors import (
 )
 from scimitar.scim.evaluate import compile_element_filter
 from scimitar.scim.path import parse_path
-from scimitar.scim.resources import GROUP_URN, URN_ALIASES
+from scimitar.scim.resources import GROUP_SCHEMA, GROUP_URN, URN_ALIASES
 from scimitar.scim.schema import Attribute, Resolved, ResourceType, UnknownAttribute, resolve
 from scimitar.scim.validate import check_mutability, normalize
 
@@ -49,7 +49,6 @@ _OPS: dict[str, OpName] = {"add": "add", "replace": "replace", "remove": "remove
 # path-less value are plain names, and this keeps them off the parser's path.
 _PLAIN_NAME = re.compile(r"\$?[A-Za-z][\w-]*")
 _MEMBER_TYPES = {"user": "User", "group": "Group"}
-_MEMBER_SUBS = frozenset({"value", "type", "$ref", "display"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,17 +276,13 @@ def _filter_ids(node: Filter) -> MemberIds | None:
 
 
 def _check_member_filter(node: Filter) -> None:
-    """Reject a members filter that names anything but a member's sub-attributes."""
-    if isinstance(node, Compare | Present):
-        if not any(_names(node.path, name) for name in _MEMBER_SUBS):
-            raise InvalidPath(f"{node.path} is not a sub-attribute of members")
-    elif isinstance(node, And | Or):
-        _check_member_filter(node.left)
-        _check_member_filter(node.right)
-    elif isinstance(node, Not):
-        _check_member_filter(node.operand)
-    else:
-        raise InvalidPath("a members filter cannot nest another [filter]")
+    """Reject a members filter the server could not evaluate (unknown names, bad operators)."""
+    members = GROUP_SCHEMA.attribute("members")
+    assert members is not None
+    try:
+        compile_element_filter(members, node)
+    except InvalidFilter as error:
+        raise InvalidPath(error.detail) from error
 
 
 def _names(path: AttrPath, name: str) -> bool:
@@ -430,11 +425,15 @@ def _apply_whole(doc: dict[str, Any], resolved: Resolved, op: OpName, value: Any
         _one_primary(attr, merged, written)
         new: Any = merged
     else:
-        raw = _unwrap_single(attr, value)
-        new = _canon_single(attr, raw)
-        if attr.type == "complex" and isinstance(current, dict) and not isinstance(raw, str):
-            # §3.5.2.1 and §3.5.2.3: sub-attributes not given are left unchanged. A
-            # bare id (raw str) names another manager, so it replaces the whole value.
+        new = _canon_single(attr, _unwrap_single(attr, value))
+        if (
+            isinstance(current, dict)
+            and isinstance(new, dict)
+            and current.get("value") == new.get("value", current.get("value"))
+        ):
+            # §3.5.2.1 and §3.5.2.3: sub-attributes not given are left unchanged. But a
+            # new "value" (another manager) makes the old $ref and displayName wrong,
+            # so then the given value replaces the whole of the old one.
             new = {**current, **new}
     _check_immutable(attr, current, new)
     container[attr.name] = new
@@ -767,14 +766,3 @@ def _lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
 def _in_context(error: ScimError, where: str) -> ScimError:
     """Return a copy of ``error`` whose detail says which part of the request failed."""
     return type(error)(f"{where}: {error.detail}", status=error.status)
-
-
-__all__: list[str] = [
-    "DEFAULT_MAX_OPERATIONS",
-    "PATCH_OP_URN",
-    "MemberChange",
-    "PatchOperation",
-    "apply_patch",
-    "parse_patch_request",
-    "split_member_operations",
-]
