@@ -24,13 +24,12 @@ from scimitar.scim.errors import (
     NoTarget,
     ScimError,
 )
+from scimitar.scim.group_members import MemberChange, split_member_operations
 from scimitar.scim.patch import (
     PATCH_OP_URN,
-    MemberChange,
     PatchOperation,
     apply_patch,
     parse_patch_request,
-    split_member_operations,
 )
 from scimitar.scim.resources import ENTERPRISE_USER_URN, GROUP, GROUP_URN, USER
 from scimitar.scim.schema import Attribute, ResourceType, Schema

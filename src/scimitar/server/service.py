@@ -19,12 +19,8 @@ from scimitar.db.engine import read_transaction, write_transaction
 from scimitar.scim.ast import AttrPath, Filter
 from scimitar.scim.errors import InvalidValue, PreconditionFailed
 from scimitar.scim.evaluate import element_matches
-from scimitar.scim.patch import (
-    MemberChange,
-    apply_patch,
-    parse_patch_request,
-    split_member_operations,
-)
+from scimitar.scim.group_members import MemberChange, split_member_operations
+from scimitar.scim.patch import apply_patch, parse_patch_request
 from scimitar.scim.resources import GROUP_SCHEMA
 from scimitar.scim.validate import check_mutability, normalize
 from scimitar.server import policy
