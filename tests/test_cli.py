@@ -29,6 +29,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner(env=env).invoke(main, list(args), prog_name="scimitar")
 
 
+def key_id(key: str) -> str:
+    match = KEY.fullmatch(key.strip())
+    assert match is not None, f"not an API key: {key!r}"
+    return match["id"]
+
+
 def ok(*args: str) -> Result:
     result = run(*args)
     assert result.exit_code == 0, result.output
@@ -78,8 +84,7 @@ def test_token_list_one_key_a_line_id_first(db_url: str) -> None:
         "--database-url",
         db_url,
     ).stdout
-    first_id = KEY.fullmatch(first.strip())["id"]  # type: ignore[index]
-    second_id = KEY.fullmatch(second.strip())["id"]  # type: ignore[index]
+    first_id, second_id = key_id(first), key_id(second)
     ok("token", "revoke", second_id, "--database-url", db_url)
 
     lines = ok("token", "list", "--database-url", db_url).stdout.splitlines()
@@ -99,7 +104,7 @@ def test_revoke_prints_the_id_even_given_the_whole_key(db_url: str) -> None:
     ok("tenant", "create", "acme", "--database-url", db_url)
     key = ok("token", "create", "--tenant", "acme", "--database-url", db_url).stdout.strip()
     result = ok("token", "revoke", key, "--database-url", db_url)
-    assert result.stdout == f"revoked API key {KEY.fullmatch(key)['id']}\n"  # type: ignore[index]
+    assert result.stdout == f"revoked API key {key_id(key)}\n"
     assert key not in result.output
 
 

@@ -59,7 +59,7 @@ def test_tenant_name_must_be_sensible(engine: Engine, name: str) -> None:
 
 
 def test_unknown_role_policy_names_the_known_ones(engine: Engine) -> None:
-    with pytest.raises(AdminError, match="unknown role policy 'okta'.*clarizen-one"):
+    with pytest.raises(AdminError, match=r"unknown role policy 'okta'.*clarizen-one"):
         create_tenant(engine, _name(), "okta")
 
 
@@ -115,7 +115,7 @@ def test_key_for_unknown_tenant_is_refused(engine: Engine) -> None:
 def test_unknown_permission_is_refused(engine: Engine) -> None:
     tenant = _name()
     create_tenant(engine, tenant, None)
-    with pytest.raises(AdminError, match="unknown permission.*superuser"):
+    with pytest.raises(AdminError, match=r"unknown permission.*superuser"):
         create_key(engine, tenant, frozenset({"lite-admin", "superuser"}))
 
 

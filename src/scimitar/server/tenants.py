@@ -150,6 +150,7 @@ def create_tenant(engine: Engine, name: str, role_policy: str | None) -> int:
 def create_key(engine: Engine, tenant_name: str, permissions: frozenset[str]) -> IssuedKey:
     """Issue a new API key for the tenant; only the hash of its secret is stored."""
     check_permissions(permissions)
+    tenant_name = tenant_name.strip()  # as create_tenant stored it
     key_id = secrets.token_hex(_KEY_ID_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     with write_transaction(engine) as conn:
