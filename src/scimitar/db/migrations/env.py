@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
+# Importing the table modules registers every table on the shared metadata.
+import scimitar.directory.tables
+import scimitar.provisioning.tables
+import scimitar.server.tables  # noqa: F401
 from scimitar.db.metadata import metadata
 
 engine = context.config.attributes["engine"]

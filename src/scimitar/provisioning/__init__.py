@@ -1,0 +1,1 @@
+"""The provisioning engine: apps, mappings, scoping, cycles, logs."""
