@@ -218,10 +218,10 @@ class FilterParser:
         token = self._next()
         path = self.attr_path(token)
         if self._peek()[0] == "[":
-            return self._value_path(path, token)
+            return self._value_path(path)
         return self._operator(path, token[1]), 1
 
-    def _value_path(self, path: AttrPath, token: Token) -> tuple[Filter, int]:
+    def _value_path(self, path: AttrPath) -> tuple[Filter, int]:
         inner, depth = self.value_filter(path)
         if self._peek()[0] == ".":
             # Entra documents `emails[type eq "work"].value eq "x"` (a value path

@@ -221,8 +221,8 @@ def query(
         order: list[Any] = []
         if sort_by is not None:
             key = sort_key(kind.resource_type, table, sort_by, dialect)
-            # RFC 7644 §3.4.2.3: resources without the attribute sort last ascending.
-            order.append(key.desc().nulls_last() if descending else key.asc().nulls_last())
+            # RFC 7644 §3.4.2.3: without a value, last when ascending and first when descending.
+            order.append(key.desc().nulls_first() if descending else key.asc().nulls_last())
         order.append(table.c.id)  # a stable order, so pages neither skip nor repeat
         rows = list(
             conn.execute(

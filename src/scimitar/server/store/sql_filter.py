@@ -1,18 +1,18 @@
 """Compile SCIM filters (RFC 7644 §3.4.2.2) and ``sortBy`` (§3.4.2.3) into SQL.
 
-A filter becomes one boolean expression over ``users`` or ``groups``, so the
-database does the filtering and nothing loads a tenant into Python. Attributes
-copied into columns compare on those columns (``userName eq`` is a lookup in the
-``(tenant_id, user_name_key)`` unique index); every other attribute is read from
-the JSON document, multi-valued ones through ``EXISTS`` over the array's elements
-(``json_each`` on SQLite, ``jsonb_array_elements`` on PostgreSQL); group
-``members`` and a user's ``groups`` come from ``group_members``.
+A filter becomes one boolean expression over ``users`` or ``groups``: the database
+filters, nothing loads a tenant into Python. Attributes copied into columns compare
+on them (``userName eq`` is a lookup in the ``(tenant_id, user_name_key)`` unique
+index); the rest are read from the JSON document, multi-valued ones through
+``EXISTS`` over the array (``json_each`` on SQLite, ``jsonb_array_elements`` on
+PostgreSQL); group ``members`` and a user's ``groups`` come from ``group_members``.
 
-SQL's NULL is three-valued, SCIM's logic is not: an absent attribute makes a
-comparison false, so ``not (title eq "x")`` and ``title ne "x"`` match users with
-no title. Every compiled predicate carries whether it may be NULL, and ``not``
-wraps such a predicate in ``COALESCE(..., false)``; ``and``/``or`` need nothing,
-since a WHERE clause treats NULL as false and both operators agree with that.
+The semantics are those of the in-memory evaluator (``scim/evaluate.py``), and the
+tests hold the two to the same answers. SQL's NULL is three-valued, SCIM's logic is
+not: an absent attribute makes a comparison false, so ``not (title eq "x")`` and
+``title ne "x"`` match users without a title. Each compiled predicate carries
+whether it may be NULL, and ``not`` wraps such a one in ``COALESCE(..., false)``;
+``and``/``or`` need nothing, as WHERE treats NULL as false and both agree with that.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -49,11 +50,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from scimitar.scim.ast import And, AttrPath, Compare, CompValue, Filter, Not, Or, Present, ValuePath
 from scimitar.scim.errors import InvalidFilter, InvalidValue
+from scimitar.scim.evaluate import element_matches
 from scimitar.scim.resources import URN_ALIASES
 from scimitar.scim.schema import Attribute, Resolved, ResourceType, UnknownAttribute, resolve
 from scimitar.server.tables import group_members, groups, users
-
-Dialect = Literal["sqlite", "postgresql"]
 
 # (predicate, may it be NULL): see the module docstring.
 _Pred = tuple[ColumnElement[bool], bool]
@@ -66,22 +66,25 @@ _ORDER: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "le": operator.le,
 }
 _STRING_TYPES = frozenset({"string", "reference", "binary"})
+# RFC 7644 §3.4.2.2: "Clients MAY query by schema ... using the 'schemas' attribute";
+# no schema defines it, so it is described here as the evaluator describes it.
+_SCHEMAS = Attribute("schemas", type="reference", multi_valued=True)
 
-# -- SQLite: a Unicode-aware case fold --------------------------------------------------
+# -- SQLite: a Unicode-aware case fold ----------------------------------------------------
 
 CASEFOLD_FUNCTION = "scimitar_casefold"
-"""SQLite function that compiled filters call: Python's ``str.casefold``.
+"""The SQLite function compiled filters call: Python's ``str.casefold``.
 
-SQLite's own ``lower()`` folds ASCII only, so ``title eq "élan"`` would miss
-"ÉLAN"; RFC 7643 §2.2 makes caseExact=false comparisons case-insensitive for all
-of Unicode, and ``user_name_key`` is ``casefold()``-ed in Python, so the same
-function on both sides keeps columns and documents consistent. It only runs on
-attributes without an index (JSON values, users' ``displayName``), which are
-full scans anyway. PostgreSQL's ``lower()`` is Unicode-aware and is used there.
+SQLite's ``lower()`` folds ASCII only, so ``title eq "élan"`` would miss "ÉLAN",
+while RFC 7643 §2.2 makes caseExact=false comparisons case-insensitive for all of
+Unicode; ``user_name_key`` is ``casefold()``-ed in Python, so using the same fold in
+SQL keeps columns, documents and the evaluator in agreement. It only runs where no
+index could help anyway (JSON values, users' ``displayName``). PostgreSQL uses its
+own ``lower()``, Unicode-aware under a UTF-8 ``LC_CTYPE``; it differs from
+``casefold()`` only where a fold is not a lowercase (``ß``/``ss``, final ``ς``),
+and never for userName or a group's displayName, which compare on their key columns.
 """
 _INSTALLED = "scimitar_sql_functions"
-
-
 _SqliteValue = str | bytes | int | float | None
 
 
@@ -94,9 +97,8 @@ def install_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
     dbapi_connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
 
 
-# Registered for every engine, so no caller can forget: new DBAPI connections get the
-# function at connect time, and connections opened before this module was imported get
-# it the first time they are checked out afterwards.
+# Listening on every engine means no caller can forget: new DBAPI connections get the
+# function when made, and ones made before this module was imported when next used.
 @event.listens_for(Engine, "connect")
 def _on_pool_connect(dbapi_connection: Any, record: Any) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
@@ -115,15 +117,15 @@ def _on_checkout(connection: Connection) -> None:
         pooled.info[_INSTALLED] = True
 
 
-# -- where a JSON value sits, and the dialects ------------------------------------------
+# -- the dialects -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Place:
     """A JSON value: ``keys`` below ``base`` (a document column or an array element).
 
-    ``atom_type`` is SQLite's ``json_each.type`` when ``base`` is an element itself:
-    ``json_each.value`` is then already an SQL value, not JSON text to extract from.
+    ``atom_type`` is ``json_each.type`` when ``base`` is a SQLite array element itself,
+    whose ``value`` is then an SQL value rather than JSON text to extract from.
     """
 
     base: ColumnElement[Any]
@@ -144,14 +146,18 @@ def _successor(prefix: str) -> str | None:
     last = ord(prefix[-1])
     if last == 0x10FFFF:
         return None
-    following = 0xE000 if last == 0xD7FF else last + 1  # skip the surrogates
+    following = 0xE000 if last == 0xD7FF else last + 1  # surrogates cannot be stored
     return prefix[:-1] + chr(following)
+
+
+def _padded_datetime(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    # Stored dateTimes are UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" (validate.format_datetime);
+    # pad a fraction-less one so that text order stays time order ("…:00Z" > "…:00.5Z").
+    return case((func.length(text) == 20, func.substr(text, 1, 19).concat(".000000Z")), else_=text)
 
 
 class _Sql:
     """What differs between SQLite and PostgreSQL."""
-
-    name: Dialect
 
     def fold(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         raise NotImplementedError
@@ -160,7 +166,7 @@ class _Sql:
         raise NotImplementedError
 
     def text(self, place: _Place) -> ColumnElement[Any]:
-        """The value as SQL (text for JSON strings), NULL when absent or null."""
+        """The value as SQL (text for a JSON string); NULL when absent or null."""
         raise NotImplementedError
 
     def is_bool(self, place: _Place, value: bool) -> ColumnElement[bool]:
@@ -169,23 +175,21 @@ class _Sql:
     def number(self, place: _Place, op: str, value: int | float) -> ColumnElement[bool]:
         raise NotImplementedError
 
-    def nonempty(self, place: _Place, kind: Literal["array", "object"]) -> ColumnElement[bool]:
-        raise NotImplementedError
+    def sortable(self, place: _Place, kind: str) -> ColumnElement[Any]:
+        return self.text(place)
 
     def elements(self, place: _Place) -> tuple[FromClause, _Place, ColumnElement[Any]]:
-        """Return a FROM item over the array at ``place``, an element, and its position."""
+        """Return a FROM item over the array at ``place``, its element, and its position."""
         raise NotImplementedError
 
     def substring(
         self, expr: ColumnElement[Any], op: str, value: str, indexed: bool
     ) -> ColumnElement[bool]:
-        """Case-exact ``co``/``sw``/``ew`` of ``expr`` against ``value``."""
+        """Case-exact ``co``/``sw``/``ew`` of ``expr`` against a non-empty ``value``."""
         return expr.like(_like_pattern(value, op), escape="\\")
 
 
 class _Sqlite(_Sql):
-    name: Dialect = "sqlite"
-
     def fold(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return getattr(func, CASEFOLD_FUNCTION)(expr)  # type: ignore[no-any-return]
 
@@ -194,7 +198,7 @@ class _Sqlite(_Sql):
 
     @staticmethod
     def _path(keys: tuple[str, ...]) -> str:
-        # Quoted keys: extension URNs contain ':' and '.' (RFC 7643 §3.3).
+        # Quoted keys, since extension URNs contain ':' and '.' (RFC 7643 §3.3).
         return "$" + "".join(f'."{key}"' for key in keys)
 
     def text(self, place: _Place) -> ColumnElement[Any]:
@@ -204,7 +208,7 @@ class _Sqlite(_Sql):
 
     def _type(self, place: _Place) -> ColumnElement[Any]:
         if not place.keys:
-            assert place.atom_type is not None  # an element of json_each
+            assert place.atom_type is not None, "an element of json_each has its type"
             return place.atom_type
         return func.json_type(place.base, self._path(place.keys))
 
@@ -212,14 +216,9 @@ class _Sqlite(_Sql):
         return self._type(place) == ("true" if value else "false")
 
     def number(self, place: _Place, op: str, value: int | float) -> ColumnElement[bool]:
-        # json_extract yields a text for a JSON string, and SQLite orders every text
-        # above every number: only real numbers may take part.
+        # json_extract yields text for a JSON string and SQLite orders all text above
+        # all numbers: only real numbers may take part.
         return and_(self._type(place).in_(("integer", "real")), _ORDER[op](self.text(place), value))
-
-    def nonempty(self, place: _Place, kind: Literal["array", "object"]) -> ColumnElement[bool]:
-        if kind == "array":
-            return func.json_array_length(place.base, self._path(place.keys)) > 0
-        return and_(self._type(place) == "object", self.text(place) != "{}")
 
     def elements(self, place: _Place) -> tuple[FromClause, _Place, ColumnElement[Any]]:
         each = func.json_each(place.base, self._path(place.keys))
@@ -229,13 +228,12 @@ class _Sqlite(_Sql):
     def substring(
         self, expr: ColumnElement[Any], op: str, value: str, indexed: bool
     ) -> ColumnElement[bool]:
-        # SQLite's LIKE ignores ASCII case, so case-exact matching uses instr/substr.
-        if op == "sw" and indexed:
-            upper = _successor(value)
-            if upper is not None:
-                # A range on the BINARY collation (UTF-8 byte order is code point
-                # order) is exactly "starts with", and can use the column's index.
-                return and_(expr >= value, expr < upper)
+        # SQLite's LIKE ignores ASCII case: case-exact matching uses instr/substr.
+        upper = _successor(value) if op == "sw" and indexed else None
+        if upper is not None:
+            # On the BINARY collation (UTF-8 byte order is code point order) this range
+            # is exactly "starts with", and the column's index can serve it.
+            return and_(expr >= value, expr < upper)
         if op == "co":
             return func.instr(expr, value) > 0
         if op == "sw":
@@ -244,22 +242,20 @@ class _Sqlite(_Sql):
 
 
 class _Postgres(_Sql):
-    name: Dialect = "postgresql"
-
     def fold(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.lower(expr)
 
     def fold_value(self, value: str) -> ColumnElement[Any]:
         return func.lower(literal(value, Text))
 
-    @staticmethod
-    def _keys(keys: tuple[str, ...]) -> ColumnElement[Any]:
-        return bindparam(None, list(keys), type_=ARRAY(Text))
-
     def jsonb(self, place: _Place) -> ColumnElement[Any]:
         if not place.keys:
             return place.base
         return place.base.op("#>", return_type=JSONB)(self._keys(place.keys))
+
+    @staticmethod
+    def _keys(keys: tuple[str, ...]) -> ColumnElement[Any]:
+        return bindparam(None, list(keys), type_=ARRAY(Text))
 
     def text(self, place: _Place) -> ColumnElement[Any]:
         return place.base.op("#>>", return_type=Text)(self._keys(place.keys))
@@ -268,22 +264,21 @@ class _Postgres(_Sql):
         return self.jsonb(place) == bindparam(None, value, type_=JSONB)
 
     def number(self, place: _Place, op: str, value: int | float) -> ColumnElement[bool]:
-        # jsonb orders numbers numerically, but a string below every number: type first.
-        value_json = self.jsonb(place)
+        # jsonb orders numbers numerically but every string below every number.
+        found = self.jsonb(place)
         return and_(
-            func.jsonb_typeof(value_json) == "number",
-            _ORDER[op](value_json, bindparam(None, value, type_=JSONB)),
+            func.jsonb_typeof(found) == "number",
+            _ORDER[op](found, bindparam(None, value, type_=JSONB)),
         )
 
-    def nonempty(self, place: _Place, kind: Literal["array", "object"]) -> ColumnElement[bool]:
-        value_json = self.jsonb(place)
-        empty = literal_column("'[]'::jsonb" if kind == "array" else "'{}'::jsonb", JSONB)
-        return and_(func.jsonb_typeof(value_json) == kind, value_json != empty)
+    def sortable(self, place: _Place, kind: str) -> ColumnElement[Any]:
+        # The text of 10 sorts before that of 9; jsonb sorts numbers numerically.
+        return self.jsonb(place) if kind in ("integer", "decimal") else self.text(place)
 
     def elements(self, place: _Place) -> tuple[FromClause, _Place, ColumnElement[Any]]:
         array = self.jsonb(place)
-        # jsonb_array_elements raises on a non-array (an absent key is NULL, a
-        # malformed document might hold an object): feed it an empty array instead.
+        # jsonb_array_elements raises on anything but an array (an absent key gives
+        # NULL): hand it an empty array instead.
         safe = case(
             (func.jsonb_typeof(array) == "array", array),
             else_=literal_column("'[]'::jsonb", JSONB),
@@ -307,15 +302,15 @@ def _sql(dialect: str) -> _Sql:
         raise ValueError(f"unsupported SQL dialect {dialect!r}") from None
 
 
-# -- comparing one value ----------------------------------------------------------------
+# -- one value: a column or a place in JSON -----------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Column:
     """A value in an SQL column or expression: native type, NULL when absent.
 
-    ``key`` is an already case-folded copy (``user_name_key``) that a caseExact=false
-    comparison uses with a folded value, so the column's index still applies.
+    ``key`` is an already case-folded copy (``user_name_key``) that caseExact=false
+    comparisons use with a folded value, so that the index on it still applies.
     """
 
     expr: ColumnElement[Any]
@@ -340,89 +335,64 @@ _Source = _Column | _Json
 
 def _negate(pred: _Pred) -> _Pred:
     expr, nullable = pred
-    if nullable:
-        expr = func.coalesce(expr, false())
-    return not_(expr), False
+    return not_(func.coalesce(expr, false()) if nullable else expr), False
 
 
 def _boolean(value: CompValue, label: str) -> bool:
     if isinstance(value, bool):
         return value
-    # Entra ID quotes booleans: `active eq "True"`.
+    # Entra ID quotes booleans: `roles[primary eq "True"]`.
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise InvalidFilter(f"{label} is a boolean: compare it with true or false, not {value!r}")
-
-
-def _number(value: CompValue, label: str) -> int | float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    raise InvalidFilter(f"{label} is a number: compare it with a number, not {value!r}")
+    raise InvalidFilter(f"'{label}' is a boolean; compare it with true or false, not {value!r}")
 
 
 def _datetime(value: CompValue, label: str) -> datetime:
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             pass
-        else:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)  # RFC 7643 §2.3.5: UTC when no offset
-            return parsed.astimezone(UTC)
+        else:  # no offset means UTC, as in the evaluator
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     raise InvalidFilter(
-        f"{label} is a dateTime: compare it with an ISO 8601 string such as "
-        f'"2024-05-01T12:00:00Z", not {value!r}'
+        f"'{label}' is a dateTime; compare it with an ISO 8601 string such as "
+        f'"2011-05-13T04:42:34Z", not {value!r}'
     )
 
 
 def _compare(sql: _Sql, source: _Source, op: str, value: CompValue) -> _Pred:
-    """Compile ``source op value`` for a non-null ``value``."""
+    """Compile ``source op value`` for a non-null ``value``, or raise ``InvalidFilter``."""
     if op == "ne":
         return _negate(_compare(sql, source, "eq", value))
     attribute, label = source.attribute, source.label
     kind = attribute.type
     if kind == "complex":
-        raise InvalidFilter(
-            f"{label} is complex: compare one of its sub-attributes (e.g. {label}.value)"
-        )
-    if op in ("co", "sw", "ew") and kind not in _STRING_TYPES:
-        raise InvalidFilter(f"'{op}' applies to strings, but {label} is a {kind}")
-    if op in ("gt", "ge", "lt", "le") and kind in ("boolean", "binary"):
-        # RFC 7644 §3.4.2.2: gt/ge/lt/le on Boolean or Binary SHALL fail with invalidFilter.
-        raise InvalidFilter(f"'{op}' cannot order {label}, a {kind}")
+        raise InvalidFilter(f"'{label}' is complex; filter on one of its sub-attributes")
+    if op in ("co", "sw", "ew") and kind not in ("string", "reference"):
+        raise InvalidFilter(f"'{op}' applies to strings; '{label}' is a {kind}")
+    if op not in ("eq", "co", "sw", "ew") and kind in ("boolean", "binary"):
+        # RFC 7644 §3.4.2.2: ordering a Boolean or Binary SHALL fail with invalidFilter.
+        raise InvalidFilter(f"'{op}' does not apply to the {kind} attribute '{label}'")
     if kind == "boolean":
         wanted = _boolean(value, label)
         if isinstance(source, _Column):
             return source.expr == wanted, source.nullable
         return sql.is_bool(source.place, wanted), True
     if kind in ("integer", "decimal"):
-        number = _number(value, label)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidFilter(f"'{label}' is an {kind}; compare it with a number, not {value!r}")
         if isinstance(source, _Column):
-            return _ORDER[op](source.expr, number), source.nullable
-        return sql.number(source.place, op, number), True
+            return _ORDER[op](source.expr, value), source.nullable
+        return sql.number(source.place, op, value), True
     if kind == "dateTime":
         moment = _datetime(value, label)
         if isinstance(source, _Column):
             return _ORDER[op](source.expr, moment), source.nullable
-        # Documents hold UTC "YYYY-MM-DDTHH:MM:SS[.ffffff]Z": pad the fraction so text
-        # order is time order ("...:00Z" would otherwise sort after "...:00.5Z").
-        stored = sql.text(source.place)
-        padded = case(
-            (func.length(stored) == 20, func.substr(stored, 1, 19).concat(".000000Z")),
-            else_=stored,
-        )
-        return _ORDER[op](padded, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")), True
+        stored = _padded_datetime(sql.text(source.place))
+        return _ORDER[op](stored, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")), True
     if not isinstance(value, str):
-        raise InvalidFilter(f"{label} is a string: compare it with a quoted value, not {value!r}")
+        raise InvalidFilter(f"'{label}' is a {kind}; compare it with a quoted string")
     return _compare_string(sql, source, op, value)
 
 
@@ -431,7 +401,7 @@ def _compare_string(sql: _Sql, source: _Source, op: str, value: str) -> _Pred:
         expr, nullable, key, indexed = source.expr, source.nullable, source.key, source.indexed
     else:
         expr, nullable, key, indexed = sql.text(source.place), True, None, False
-    if source.attribute.case_exact:
+    if source.attribute.case_exact or source.attribute.type == "binary":
         if op in _ORDER:
             return _ORDER[op](expr, value), nullable
         if not value:  # every string contains, starts and ends with ""
@@ -441,30 +411,40 @@ def _compare_string(sql: _Sql, source: _Source, op: str, value: str) -> _Pred:
         folded = value.casefold()
         if op in _ORDER:
             return _ORDER[op](key, folded), nullable
-        if op == "sw" and isinstance(sql, _Sqlite) and folded:
+        if op == "sw" and folded and isinstance(sql, _Sqlite):
             return sql.substring(key, op, folded, indexed=True), nullable
         return key.like(_like_pattern(folded, op), escape="\\"), nullable
     lhs = sql.fold(expr)
     if op in _ORDER:
         return _ORDER[op](lhs, sql.fold_value(value)), nullable
-    # casefold()/lower() leave the pattern's '\', '%' and '_' alone.
+    # casefold() and lower() leave the pattern's '\', '%' and '_' alone.
     return lhs.like(sql.fold_value(_like_pattern(value, op)), escape="\\"), nullable
 
 
 def _present(sql: _Sql, source: _Source) -> _Pred:
-    """Compile ``source pr``: a value that is not null, "", [] or {} (RFC 7644 §3.4.2.2)."""
-    kind = source.attribute.type
+    """Compile ``pr``: not null, not "", and a complex value with some sub-value present."""
+    attribute = source.attribute
     if isinstance(source, _Column):
         expr = source.key if source.key is not None else source.expr
-        if kind in _STRING_TYPES:
+        if attribute.type in _STRING_TYPES:
             return expr != "", source.nullable
         return expr.is_not(None), False
-    if kind == "complex":
-        return sql.nonempty(source.place, "object"), True
+    if attribute.type == "complex":
+        subs = [
+            _present(sql, _Json(source.place.child(sub.name), sub, source.label))
+            for sub in attribute.sub_attributes
+        ]
+        return or_(false(), *(expr for expr, _ in subs)), any(nullable for _, nullable in subs)
     text = sql.text(source.place)
-    if kind in _STRING_TYPES:
+    if attribute.type in _STRING_TYPES:
         return text != "", True
     return text.is_not(None), False
+
+
+def _has_value(sql: _Sql, source: _Source) -> ColumnElement[bool]:
+    if isinstance(source, _Column):
+        return source.expr.is_not(None)
+    return sql.text(source.place).is_not(None)
 
 
 # -- scopes: what a name means where it is written ----------------------------------------
@@ -487,12 +467,13 @@ class _Scope:
 def _compile(node: Filter, scope: _Scope) -> _Pred:
     if isinstance(node, Compare):
         if node.value is None:
-            # `title eq null` asks for absence, `title ne null` for presence.
+            # The RFC gives null no meaning in a comparison; like the evaluator, read
+            # "eq null" as absent and "ne null" as present.
             if node.op == "eq":
                 return _negate(scope.present(node.path))
             if node.op == "ne":
                 return scope.present(node.path)
-            raise InvalidFilter(f"'{node.op} null' is meaningless: use 'eq null' or 'ne null'")
+            raise InvalidFilter(f"'{node.op}' cannot compare '{node.path}' with null")
         return scope.compare(node)
     if isinstance(node, Present):
         return scope.present(node.path)
@@ -509,7 +490,10 @@ def _compile(node: Filter, scope: _Scope) -> _Pred:
 
 
 class _SubScope(_Scope):
-    """Names inside ``attr[...]``: the sub-attributes of one element or object."""
+    """Names inside ``attr[...]``: one element's or object's sub-attributes.
+
+    In a multi-valued simple attribute, ``value`` names the element itself.
+    """
 
     def __init__(
         self, sql: _Sql, attribute: Attribute, label: str, source: Callable[[Attribute], _Source]
@@ -519,146 +503,139 @@ class _SubScope(_Scope):
         self.label = label
         self.source = source
 
-    def _sub(self, path: AttrPath) -> _Source:
-        sub = self.attribute.sub_attribute(path.attr)
-        if path.urn is not None or path.sub_attr is not None or sub is None:
-            raise InvalidFilter(f"{self.label} has no sub-attribute {str(path)!r}")
-        return self.source(sub)
+    def sub(self, path: AttrPath) -> _Source:
+        if path.urn is None and path.sub_attr is None:
+            if not self.attribute.sub_attributes and path.attr.lower() == "value":
+                return self.source(self.attribute)
+            sub = self.attribute.sub_attribute(path.attr)
+            if sub is not None:
+                return self.source(sub)
+        raise InvalidFilter(f"'{self.label}' has no sub-attribute '{path}'")
 
     def compare(self, node: Compare) -> _Pred:
-        return _compare(self.sql, self._sub(node.path), node.op, node.value)
+        return _compare(self.sql, self.sub(node.path), node.op, node.value)
 
     def present(self, path: AttrPath) -> _Pred:
-        return _present(self.sql, self._sub(path))
+        return _present(self.sql, self.sub(path))
 
     def value_path(self, node: ValuePath) -> _Pred:
-        raise InvalidFilter(f"value filters cannot be nested inside {self.label}[...]")
+        raise InvalidFilter(f"value filters cannot be nested inside '{self.label}[...]'")
 
 
 @dataclass(slots=True)
 class _Collection:
-    """A multi-valued attribute: element predicates wrapped in ``EXISTS``.
+    """A multi-valued attribute: predicates on one element, wrapped in ``EXISTS``."""
 
-    ``scope`` names a complex element's sub-attributes; a multi-valued simple
-    attribute has ``element`` (the element's own value) instead.
-    """
-
-    sql: _Sql
-    attribute: Attribute
-    label: str
-    scope: _SubScope | None
-    element: _Source | None
+    scope: _SubScope
     exists: Callable[[ColumnElement[bool]], ColumnElement[bool]]
-    nonempty: Callable[[], _Pred]
+    # ``attr pr``: some element is present; None means every element is.
+    element_present: Callable[[], ColumnElement[bool]] | None = None
 
     def match(self, node: Compare | Present, sub: Attribute | None) -> _Pred:
-        """Compile ``attr[.sub] op value`` as "some element matches" (RFC 7644 §3.4.2.2)."""
+        """Compile ``attr[.sub] op value``: some value matches (RFC 7644 §3.4.2.2)."""
+        attribute, scope = self.scope.attribute, self.scope
         if isinstance(node, Present) and sub is None:
-            return self.nonempty()
-        if self.scope is None:
-            assert self.element is not None
-            inner = (
-                _present(self.sql, self.element)
-                if isinstance(node, Present)
-                else _compare(self.sql, self.element, node.op, node.value)
-            )
-            return self.exists(inner[0]), False
-        if sub is None:
-            # `emails eq "x"` compares each element's "value".
-            sub = self.attribute.sub_attribute("value")
+            present = self.element_present() if self.element_present else true()
+            return self.exists(present), False
+        if sub is None and attribute.sub_attributes:
+            # §3.4.2.2's own `emails co "example.com"` compares through "value".
+            sub = attribute.sub_attribute("value")
             if sub is None:
                 raise InvalidFilter(
-                    f"{self.label} is complex: compare one of its sub-attributes "
-                    f"(e.g. {self.label}.type)"
+                    f"'{attribute.name}' is complex; filter on one of its sub-attributes"
                 )
-        path = AttrPath(sub.name)
-        leaf = Present(path) if isinstance(node, Present) else Compare(path, node.op, node.value)
-        return self.exists(_compile(leaf, self.scope)[0]), False
+        path = AttrPath(sub.name if sub is not None else "value")
+        if isinstance(node, Present):
+            return self.exists(scope.present(path)[0]), False
+        if node.op != "ne":
+            return self.exists(scope.compare(replace(node, path=path))[0]), False
+        # `emails.value ne "x"`: no value at all, or some value other than "x".
+        has_value = _has_value(scope.sql, scope.sub(path))
+        differs = _compare(scope.sql, scope.sub(path), "ne", node.value)[0]
+        return or_(not_(self.exists(has_value)), self.exists(and_(has_value, differs))), False
 
 
-def _json_collection(sql: _Sql, place: _Place, attribute: Attribute, label: str) -> _Collection:
-    alias, element, _position = sql.elements(place)
+@lru_cache(maxsize=256)
+def _doc_elements(
+    sql: _Sql, table: Table, keys: tuple[str, ...]
+) -> tuple[FromClause, _Place, ColumnElement[Any]]:
+    # Built once per array: an alias's column collection costs more than the rest of a
+    # compile, and sibling EXISTS subqueries may share one FROM item.
+    return sql.elements(_Place(table.c.doc, keys))
+
+
+def _json_collection(
+    sql: _Sql, table: Table, keys: tuple[str, ...], attribute: Attribute
+) -> _Collection:
+    alias, element, _position = _doc_elements(sql, table, keys)
+    label = attribute.name
 
     def exists(pred: ColumnElement[bool]) -> ColumnElement[bool]:
         return select(literal_column("1")).select_from(alias).where(pred).exists()
 
-    def nonempty() -> _Pred:
-        return sql.nonempty(place, "array"), True
-
-    if not attribute.sub_attributes:
-        return _Collection(
-            sql, attribute, label, None, _Json(element, attribute, label), exists, nonempty
-        )
-
     def source(sub: Attribute) -> _Source:
+        if sub is attribute:
+            return _Json(element, attribute, label)
         return _Json(element.child(sub.name), sub, f"{label}.{sub.name}")
 
-    scope = _SubScope(sql, attribute, label, source)
-    return _Collection(sql, attribute, label, scope, None, exists, nonempty)
+    def element_present() -> ColumnElement[bool]:
+        return _present(sql, _Json(element, attribute, label))[0]
+
+    return _Collection(_SubScope(sql, attribute, label, source), exists, element_present)
+
+
+# Built once, for the reason given at _doc_elements.
+_LINK = group_members.alias("scim_link")
+_LINKED = {"user": users.alias("scim_linked_user"), "group": groups.alias("scim_linked_group")}
 
 
 def _membership_collection(
-    sql: _Sql, table: Table, kind: Literal["members", "groups"], attribute: Attribute, label: str
+    sql: _Sql, table: Table, attribute: Attribute, kind: Literal["members", "groups"]
 ) -> _Collection:
-    """Group ``members`` or a user's ``groups``: rows of ``group_members``.
+    """Group ``members`` or a user's ``groups``, as ``store.members`` shows them.
 
-    Member and group ids are server-made lowercase UUIDs, so a caseExact=false
-    ``value`` compares the column itself with the folded value: same answer, and
-    the ``(group_id, member_id)`` key or the ``member_id`` index still applies.
+    Resource ids are server-made lowercase UUIDs, so a caseExact=false ``value``
+    compares the id column itself with the folded value: the same answer, and the
+    ``(group_id, member_id)`` key or the ``member_id`` index still applies.
     """
-    link = group_members.alias()
+    link = _LINK
     joins: dict[str, Any] = {}
     if kind == "members":
-        correlate = link.c.group_id == table.c.id
-        member_id, ids = link.c.member_id, link.c.member_id
+        correlate, ids, joined_on = link.c.group_id == table.c.id, link.c.member_id, "member_id"
     else:
-        correlate = link.c.member_id == table.c.id
-        member_id, ids = link.c.member_id, link.c.group_id
+        correlate, ids, joined_on = link.c.member_id == table.c.id, link.c.group_id, "group_id"
 
     def source(sub: Attribute) -> _Source:
-        name, sub_label = sub.name, f"{label}.{sub.name}"
-        if name == "value":
-            key = None if sub.case_exact else ids
-            return _Column(ids, sub, sub_label, key, nullable=False, indexed=True)
-        if name == "type":
-            if kind == "members":
-                return _Column(link.c.member_type, sub, sub_label, nullable=False)
-            # A user's groups are its direct memberships (store.members.groups_of).
-            return _Column(literal("direct", Text), sub, sub_label, nullable=False)
-        if name == "display" and kind == "members":
-            # As store.members.members_of shows it: a user's displayName, else its
-            # userName; a group's displayName.
-            user = joins.setdefault("user", users.alias())
-            group = joins.setdefault("group", groups.alias())
-            display = func.coalesce(user.c.display_name, user.c.user_name, group.c.display_name)
-            return _Column(display, sub, sub_label)
-        if name == "display":
-            group = joins.setdefault("group", groups.alias())
-            return _Column(
-                group.c.display_name, sub, sub_label, group.c.display_name_key, nullable=False
-            )
-        raise InvalidFilter(
-            f"cannot filter on {sub_label}: it is computed when a resource is shown"
-        )
+        label = f"{kind}.{sub.name}"
+        if sub.name == "value":
+            return _Column(ids, sub, label, None if sub.case_exact else ids, False, True)
+        if sub.name == "type" and kind == "members":
+            return _Column(link.c.member_type, sub, label, nullable=False)
+        if sub.name == "type":  # store.members.groups_of lists direct memberships
+            return _Column(literal("direct", Text), sub, label, nullable=False)
+        if sub.name == "display":
+            group = joins.setdefault("group", _LINKED["group"])
+            if kind == "groups":
+                key = group.c.display_name_key
+                return _Column(group.c.display_name, sub, label, key, nullable=False)
+            # A user member shows its displayName, else its userName.
+            user = joins.setdefault("user", _LINKED["user"])
+            shown = func.coalesce(user.c.display_name, user.c.user_name, group.c.display_name)
+            return _Column(shown, sub, label)
+        raise InvalidFilter(f"cannot filter on '{label}': it is computed when shown")
 
     def exists(pred: ColumnElement[bool]) -> ColumnElement[bool]:
-        joined: Any = link
-        if "user" in joins:
-            joined = joined.outerjoin(joins["user"], joins["user"].c.id == member_id)
-        if "group" in joins:
-            target = member_id if kind == "members" else link.c.group_id
-            joined = joined.outerjoin(joins["group"], joins["group"].c.id == target)
-        return select(literal_column("1")).select_from(joined).where(correlate, pred).exists()
+        rows: Any = link
+        for name, other in joins.items():  # only what the filter named
+            on = other.c.id == link.c[joined_on if name == "group" else "member_id"]
+            rows = rows.outerjoin(other, on)
+        return select(literal_column("1")).select_from(rows).where(correlate, pred).exists()
 
-    def nonempty() -> _Pred:
-        return exists(true()), False
-
-    scope = _SubScope(sql, attribute, label, source)
-    return _Collection(sql, attribute, label, scope, None, exists, nonempty)
+    return _Collection(_SubScope(sql, attribute, kind, source), exists)
 
 
 class _ResourceScope(_Scope):
-    """Top-level names: columns, the JSON document, and memberships."""
+    """Top-level names: columns, the JSON document, memberships and ``schemas``."""
 
     def __init__(self, resource_type: ResourceType, table: Table, sql: _Sql) -> None:
         super().__init__(sql)
@@ -671,29 +648,34 @@ class _ResourceScope(_Scope):
         try:
             return resolve(self.resource_type, path)
         except UnknownAttribute as exc:
-            raise error(
-                f"{exc}: {self.resource_type.name} has no attribute {str(path)!r}"
-            ) from None
+            core = self.resource_type.schema
+            if (
+                error is InvalidFilter
+                and path.attr.lower() == "schemas"
+                and path.sub_attr is None
+                and (path.urn is None or path.urn.lower() == core.id.lower())
+            ):
+                return Resolved(core, _SCHEMAS)
+            name = self.resource_type.name
+            raise error(f"cannot use '{path}' with {name} resources: {exc}") from None
 
     def is_common(self, resolved: Resolved) -> bool:
         """Is this ``id``, ``externalId`` or ``meta`` (RFC 7643 §3.1)?"""
         return self.resource_type.common_attribute(resolved.attribute.name) is resolved.attribute
 
     def column(self, resolved: Resolved, label: str) -> _Column | None:
-        """Return the column holding a single-valued attribute, if it has one."""
+        """Return the column holding a single-valued attribute, if one does."""
         table, attribute, sub = self.table, resolved.attribute, resolved.sub
         name = attribute.name
-        if resolved.in_extension:
-            return None
         if self.is_common(resolved):
             if name == "id":
                 return _Column(table.c.id, attribute, label, nullable=False, indexed=True)
             if name == "externalId":
                 return _Column(table.c.external_id, attribute, label, indexed=True)
-            if sub is None:  # bare `meta`: complex, so only `pr` applies, and always holds
+            if sub is None:  # bare `meta`: complex, so only `pr` applies, and it holds
                 return _Column(true(), attribute, label, nullable=False)
             return self.meta(sub, label)
-        if sub is not None:
+        if resolved.in_extension or sub is not None:
             return None
         if name == "userName" and "user_name_key" in table.c:
             return _Column(table.c.user_name, attribute, label, table.c.user_name_key, False, True)
@@ -713,7 +695,7 @@ class _ResourceScope(_Scope):
             return _Column(self.table.c.last_modified, sub, label, nullable=False)
         if sub.name == "resourceType":
             return _Column(literal(self.resource_type.name, Text), sub, label, nullable=False)
-        raise InvalidFilter(f"cannot filter on {label}: it is computed when a resource is shown")
+        raise InvalidFilter(f"cannot filter on '{label}': it is computed when shown")
 
     def place(self, resolved: Resolved) -> _Place:
         keys: tuple[str, ...] = (resolved.attribute.name,)
@@ -730,15 +712,15 @@ class _ResourceScope(_Scope):
             return "groups"
         return None
 
-    def collection(self, resolved: Resolved, label: str) -> _Collection | None:
+    def collection(self, resolved: Resolved) -> _Collection | None:
         """Return the elements of a multi-valued attribute; None when single-valued."""
-        attribute = resolved.attribute
         kind = self.membership(resolved)
         if kind is not None:
-            return _membership_collection(self.sql, self.table, kind, attribute, attribute.name)
-        if not attribute.multi_valued:
+            return _membership_collection(self.sql, self.table, resolved.attribute, kind)
+        if not resolved.attribute.multi_valued:
             return None
-        return _json_collection(self.sql, self.place(resolved), attribute, attribute.name)
+        keys = self.place(resolved).keys
+        return _json_collection(self.sql, self.table, keys, resolved.attribute)
 
     def source(self, resolved: Resolved, label: str) -> _Source:
         found = self.column(resolved, label)
@@ -749,41 +731,58 @@ class _ResourceScope(_Scope):
             return _Json(place.child(resolved.sub.name), resolved.sub, label)
         return _Json(place, resolved.attribute, label)
 
-    def _target(self, path: AttrPath) -> tuple[Resolved, str, _Collection | None]:
-        resolved = self.resolve(path, InvalidFilter)
-        label = str(path)
-        return resolved, label, self.collection(resolved, label)
+    def schemas(self, node: Filter) -> _Pred:
+        """Compile a filter on ``schemas``: the core URN, plus each extension present."""
+        if element_matches(_SCHEMAS, self.resource_type.schema.id, node):
+            return true(), False  # every resource has its core schema
+        candidates: list[ColumnElement[bool]] = []
+        for extension, _required in self.resource_type.extensions:
+            if element_matches(_SCHEMAS, extension.id, node):
+                # store.representation lists an extension when the document has it.
+                found = self.sql.text(_Place(self.table.c.doc, (extension.id,)))
+                candidates.append(found.is_not(None))
+        return (or_(*candidates), False) if candidates else (false(), False)
 
     def compare(self, node: Compare) -> _Pred:
-        resolved, label, elements = self._target(node.path)
+        resolved = self.resolve(node.path, InvalidFilter)
+        if resolved.attribute is _SCHEMAS:
+            return self.schemas(replace(node, path=AttrPath("value")))
+        elements = self.collection(resolved)
         if elements is not None:
             return elements.match(node, resolved.sub)
-        return _compare(self.sql, self.source(resolved, label), node.op, node.value)
+        return _compare(self.sql, self.source(resolved, str(node.path)), node.op, node.value)
 
     def present(self, path: AttrPath) -> _Pred:
-        resolved, label, elements = self._target(path)
+        resolved = self.resolve(path, InvalidFilter)
+        if resolved.attribute is _SCHEMAS:
+            return true(), False
+        elements = self.collection(resolved)
         if elements is not None:
             return elements.match(Present(path), resolved.sub)
-        return _present(self.sql, self.source(resolved, label))
+        return _present(self.sql, self.source(resolved, str(path)))
 
     def value_path(self, node: ValuePath) -> _Pred:
-        resolved, label, elements = self._target(node.path)
-        attribute = resolved.attribute
-        if elements is not None and elements.scope is not None:
+        resolved = self.resolve(node.path, InvalidFilter)
+        label, attribute = str(node.path), resolved.attribute
+        if attribute is _SCHEMAS:
+            return self.schemas(node.filter)
+        elements = self.collection(resolved)
+        if elements is not None:
             return elements.exists(_compile(node.filter, elements.scope)[0]), False
-        if elements is None and attribute.type == "complex" and resolved.sub is None:
-            # `name[givenName eq "x"]`: one complex value, no EXISTS needed.
-            source: Callable[[Attribute], _Source]
+        if attribute.type != "complex" or resolved.sub is not None:
+            raise InvalidFilter(f"'[...]' applies to multi-valued or complex attributes: {label}")
+        # `name[givenName eq "x"]`: one complex value, no EXISTS needed.
+        place = self.place(resolved)
+
+        def source(sub: Attribute) -> _Source:
             if self.is_common(resolved):  # meta[...]
-                source = lambda sub: self.meta(sub, f"{label}.{sub.name}")  # noqa: E731
-            else:
-                place = self.place(resolved)
-                source = lambda sub: _Json(place.child(sub.name), sub, f"{label}.{sub.name}")  # noqa: E731
-            return _compile(node.filter, _SubScope(self.sql, attribute, label, source))
-        raise InvalidFilter(f"{label}[...] needs a complex attribute with sub-attributes")
+                return self.meta(sub, f"{label}.{sub.name}")
+            return _Json(place.child(sub.name), sub, f"{label}.{sub.name}")
+
+        return _compile(node.filter, _SubScope(self.sql, attribute, label, source))
 
 
-# -- public API ---------------------------------------------------------------------------
+# -- the public functions -----------------------------------------------------------------
 
 
 def compile_filter(
@@ -791,10 +790,10 @@ def compile_filter(
 ) -> ColumnElement[bool]:
     """Compile ``node`` into a WHERE clause over ``table`` (``users`` or ``groups``).
 
-    The caller adds ``table.c.tenant_id == tenant`` itself. Values are bound
-    parameters. Raises ``InvalidFilter`` (400) naming the attribute or operator at
-    fault: an unknown attribute, a complex attribute compared as a whole, an
-    operator its type does not allow, or a value of the wrong type.
+    ``dialect`` is "sqlite" or "postgresql"; the caller adds ``table.c.tenant_id ==
+    tenant``. Values are bound parameters. Raises ``InvalidFilter`` naming what is
+    wrong: an unknown attribute, a complex one compared whole, an operator its type
+    does not allow, or a value of the wrong type.
     """
     return _compile(node, _ResourceScope(resource_type, table, _sql(dialect)))[0]
 
@@ -804,72 +803,53 @@ def sort_key(
 ) -> ColumnElement[Any]:
     """Return the ORDER BY expression for ``sortBy=path`` (RFC 7644 §3.4.2.3).
 
-    Strings whose attribute is caseExact=false sort case-insensitively (userName
-    and group displayName by their indexed folded column); a multi-valued attribute
-    sorts by its primary element's value, else its first element's. Resources
-    without a value give NULL: §3.4.2.3 puts them last ascending and first
-    descending, so order with ``.asc().nulls_last()`` / ``.desc().nulls_first()``.
+    caseExact=false strings sort case-insensitively (userName and a group's
+    displayName by their indexed folded column); a multi-valued attribute sorts by
+    its primary element's value, else its first element's. A resource without a
+    value gives NULL, which §3.4.2.3 puts last ascending and first descending:
+    ``.asc().nulls_last()`` / ``.desc().nulls_first()``.
 
-    An attribute the resource type does not have, a complex one without a
-    sub-attribute, or one this server computes (``members``, ``groups``,
-    ``meta.location``, ``meta.version``) raises ``InvalidValue``: the RFC gives
-    sortBy no error of its own, and §3.12 defines invalidValue for a value "not
-    compatible with the operation or attribute type" (invalidFilter is reserved for
-    the ``filter`` parameter).
+    An unknown attribute, a complex one without a sub-attribute, or one computed
+    when shown (``members``, ``groups``, ``meta.location``, ``meta.version``) raises
+    ``InvalidValue``: §3.4.2.3 gives sortBy no error of its own, §3.12 defines
+    invalidValue for a value "not compatible with the operation or attribute type",
+    and invalidFilter is about the ``filter`` parameter.
     """
     sql = _sql(dialect)
     scope = _ResourceScope(resource_type, table, sql)
     resolved = scope.resolve(path, InvalidValue)
-    label = str(path)
-    attribute = resolved.attribute
+    label, attribute = str(path), resolved.attribute
     if scope.membership(resolved) is not None:
-        raise InvalidValue(f"cannot sort by {label}: sort by an attribute with one value")
+        raise InvalidValue(f"cannot sort by '{label}': it has many values computed when shown")
     try:
         found = scope.column(resolved, label)
     except InvalidFilter as exc:
         raise InvalidValue(exc.detail.replace("filter on", "sort by")) from None
+    leaf = found.attribute if found is not None else resolved.sub or attribute
+    if attribute.multi_valued and resolved.sub is None and attribute.sub_attributes:
+        leaf = attribute.sub_attribute("value") or attribute
+    if leaf.type == "complex":
+        raise InvalidValue(f"cannot sort by '{label}': it is complex; name a sub-attribute")
     if found is not None:
-        if found.attribute.type == "complex":
-            raise InvalidValue(f"{label} is complex: sort by one of its sub-attributes")
-        if found.attribute.type in _STRING_TYPES and not found.attribute.case_exact:
+        if leaf.type in _STRING_TYPES and not leaf.case_exact:
             return found.key if found.key is not None else sql.fold(found.expr)
         return found.expr
     place = scope.place(resolved)
     if not attribute.multi_valued:
-        leaf = resolved.sub or attribute
-        if leaf.type == "complex":
-            raise InvalidValue(f"{label} is complex: sort by one of its sub-attributes")
         return _sort_value(sql, place.child(leaf.name) if resolved.sub else place, leaf)
-    sub = resolved.sub
-    if attribute.sub_attributes and sub is None:
-        sub = attribute.sub_attribute("value")
-        if sub is None:
-            raise InvalidValue(f"{label} is complex: sort by one of its sub-attributes")
-    alias, element, position = sql.elements(place)
-    order: list[ColumnElement[Any]] = []
+    alias, element, position = _doc_elements(sql, table, place.keys)
+    order: list[Any] = []
     if attribute.sub_attribute("primary") is not None:
-        # The primary value first (§3.4.2.3), then document order.
-        is_primary = sql.is_bool(element.child("primary"), True)
-        order.append(func.coalesce(is_primary, false()).desc())
-    order.append(position)
-    value = (
-        _sort_value(sql, element.child(sub.name), sub)
-        if sub
-        else _sort_value(sql, element, attribute)
-    )
-    return select(value).select_from(alias).order_by(*order).limit(1).scalar_subquery()
+        primary = sql.is_bool(element.child("primary"), True)
+        order.append(func.coalesce(primary, false()).desc())  # the primary value first
+    value = _sort_value(sql, element if leaf is attribute else element.child(leaf.name), leaf)
+    return select(value).select_from(alias).order_by(*order, position).limit(1).scalar_subquery()
 
 
 def _sort_value(sql: _Sql, place: _Place, attribute: Attribute) -> ColumnElement[Any]:
-    kind = attribute.type
-    if kind in ("integer", "decimal") and isinstance(sql, _Postgres):
-        return sql.jsonb(place)  # jsonb orders numbers numerically; their text would not
-    text = sql.text(place)
-    if kind in _STRING_TYPES and not attribute.case_exact:
-        return sql.fold(text)
-    if kind == "dateTime":
-        return case(
-            (func.length(text) == 20, func.substr(text, 1, 19).concat(".000000Z")),
-            else_=text,
-        )
-    return text
+    value = sql.sortable(place, attribute.type)
+    if attribute.type == "dateTime":
+        return _padded_datetime(value)
+    if attribute.type in _STRING_TYPES and not attribute.case_exact:
+        return sql.fold(value)
+    return value
