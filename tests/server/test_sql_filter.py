@@ -3,7 +3,8 @@
 Every filter is checked twice: against the ids written down here, and against the
 in-memory evaluator (``scim.evaluate``) applied to the same resources as the server
 would show them (``representation.to_scim``), so the two implementations cannot
-drift apart. The ``engine`` fixture (tests/conftest.py) runs each test on both backends.
+drift apart. The ``engine`` fixture runs each test on both backends (``database_url``,
+tests/conftest.py), set up as ``create_app`` sets up its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Table, delete, select
+from sqlalchemy.exc import OperationalError
 
 from scimitar.db.engine import make_engine
 from scimitar.scim.ast import AttrPath
@@ -37,11 +39,11 @@ from scimitar.scim.schema import Attribute, ResourceType, Schema
 from scimitar.server.representation import to_scim
 from scimitar.server.store.members import groups_of, members_of
 from scimitar.server.store.resources import StoredResource
-from scimitar.server.store.sql_filter import (
+from scimitar.server.store.sql_filter import compile_filter, sort_key
+from scimitar.server.store.sql_json import (
     CASEFOLD_FUNCTION,
-    compile_filter,
+    install_casefold,
     install_sqlite_functions,
-    sort_key,
 )
 from scimitar.server.tables import group_members, groups, tenants, users
 
@@ -327,6 +329,16 @@ def _scim_json(engine: Engine, tenant: Tenant) -> tuple[dict[str, Any], dict[str
         {tenant.name_of(r.id): shown(TEST_USER, r, groups=user_groups[r.id]) for r in user_rows},
         {tenant.name_of(r.id): shown(GROUP, r, members=group_members_[r.id]) for r in group_rows},
     )
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine set up as ``create_app`` sets its own: with the SQLite case fold."""
+    engine = make_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        install_casefold(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -729,11 +741,17 @@ def test_sqlite_casefold_function_is_unicode_aware() -> None:
     raw.close()
 
 
-def test_engines_made_after_import_have_the_casefold_function(tmp_path: Path) -> None:
+def test_install_casefold_gives_that_engine_the_function(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    install_casefold(engine)
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT {CASEFOLD_FUNCTION}('ÀB')").scalar() == "àb"
+    # Registered on that engine alone, not on every engine in the process.
+    with other.connect() as conn, pytest.raises(OperationalError, match="no such function"):
+        conn.exec_driver_sql(f"SELECT {CASEFOLD_FUNCTION}('ÀB')")
     engine.dispose()
+    other.dispose()
 
 
 # -- sortBy ---------------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from scimitar.db.engine import make_engine
+from scimitar.db.engine import is_sqlite, make_engine
 from scimitar.scim.errors import ScimError
 from scimitar.server.bulk import BulkRunner, parse_request
 from scimitar.server.http import error_response, read_json, scim_response
 from scimitar.server.metrics import MetricsMiddleware, metrics_endpoint
 from scimitar.server.routes import ScimEndpoints, scim_base, scim_routes
 from scimitar.server.service import ScimService
+from scimitar.server.store.sql_json import install_casefold
 from scimitar.settings import Settings
 
 log = logging.getLogger("scimitar.server")
@@ -26,6 +27,8 @@ log = logging.getLogger("scimitar.server")
 def create_app(settings: Settings) -> Starlette:
     """Return the application for ``settings``; the schema must already be current."""
     engine = make_engine(settings.database_url)
+    if is_sqlite(engine):
+        install_casefold(engine)  # before the first connection, so every one has it
     service = ScimService(engine)
     endpoints = ScimEndpoints(service, settings)
 

@@ -17,25 +17,15 @@ whether it may be NULL, and ``not`` wraps such a one in ``COALESCE(..., false)``
 
 from __future__ import annotations
 
-import operator
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import (
-    Connection,
-    Engine,
-    FromClause,
     Table,
     Text,
     and_,
-    bindparam,
-    case,
-    column,
-    event,
     false,
     func,
     literal,
@@ -45,7 +35,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from scimitar.scim.ast import And, AttrPath, Compare, CompValue, Filter, Not, Or, Present, ValuePath
@@ -53,253 +42,25 @@ from scimitar.scim.errors import InvalidFilter, InvalidValue
 from scimitar.scim.evaluate import element_matches
 from scimitar.scim.resources import URN_ALIASES
 from scimitar.scim.schema import Attribute, Resolved, ResourceType, UnknownAttribute, resolve
+from scimitar.server.store.sql_json import (
+    ORDER,
+    Place,
+    Sql,
+    Sqlite,
+    doc_elements,
+    like_pattern,
+    padded_datetime,
+    sql_for,
+)
 from scimitar.server.tables import group_members, groups, users
 
 # (predicate, may it be NULL): see the module docstring.
 _Pred = tuple[ColumnElement[bool], bool]
 
-_ORDER: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-    "eq": operator.eq,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "lt": operator.lt,
-    "le": operator.le,
-}
 _STRING_TYPES = frozenset({"string", "reference", "binary"})
 # RFC 7644 §3.4.2.2: "Clients MAY query by schema ... using the 'schemas' attribute";
 # no schema defines it, so it is described here as the evaluator describes it.
 _SCHEMAS = Attribute("schemas", type="reference", multi_valued=True)
-
-# -- SQLite: a Unicode-aware case fold ----------------------------------------------------
-
-CASEFOLD_FUNCTION = "scimitar_casefold"
-"""The SQLite function compiled filters call: Python's ``str.casefold``.
-
-SQLite's ``lower()`` folds ASCII only, so ``title eq "élan"`` would miss "ÉLAN",
-while RFC 7643 §2.2 makes caseExact=false comparisons case-insensitive for all of
-Unicode; ``user_name_key`` is ``casefold()``-ed in Python, so using the same fold in
-SQL keeps columns, documents and the evaluator in agreement. It only runs where no
-index could help anyway (JSON values, users' ``displayName``). PostgreSQL uses its
-own ``lower()``, Unicode-aware under a UTF-8 ``LC_CTYPE``; it differs from
-``casefold()`` only where a fold is not a lowercase (``ß``/``ss``, final ``ς``),
-and never for userName or a group's displayName, which compare on their key columns.
-"""
-_INSTALLED = "scimitar_sql_functions"
-_SqliteValue = str | bytes | int | float | None
-
-
-def _casefold(value: _SqliteValue) -> _SqliteValue:
-    return value.casefold() if isinstance(value, str) else value
-
-
-def install_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
-    """Register the SQL functions compiled filters call on one SQLite connection."""
-    dbapi_connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
-
-
-# Listening on every engine means no caller can forget: new DBAPI connections get the
-# function when made, and ones made before this module was imported when next used.
-@event.listens_for(Engine, "connect")
-def _on_pool_connect(dbapi_connection: Any, record: Any) -> None:
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        install_sqlite_functions(dbapi_connection)
-        record.info[_INSTALLED] = True
-
-
-@event.listens_for(Engine, "engine_connect")
-def _on_checkout(connection: Connection) -> None:
-    if connection.dialect.name != "sqlite":
-        return
-    pooled = connection.connection
-    dbapi_connection: Any = pooled.dbapi_connection
-    if _INSTALLED not in pooled.info and isinstance(dbapi_connection, sqlite3.Connection):
-        install_sqlite_functions(dbapi_connection)
-        pooled.info[_INSTALLED] = True
-
-
-# -- the dialects -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Place:
-    """A JSON value: ``keys`` below ``base`` (a document column or an array element).
-
-    ``atom_type`` is ``json_each.type`` when ``base`` is a SQLite array element itself,
-    whose ``value`` is then an SQL value rather than JSON text to extract from.
-    """
-
-    base: ColumnElement[Any]
-    keys: tuple[str, ...] = ()
-    atom_type: ColumnElement[Any] | None = None
-
-    def child(self, key: str) -> _Place:
-        return _Place(self.base, (*self.keys, key))
-
-
-def _like_pattern(value: str, op: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return {"sw": f"{escaped}%", "ew": f"%{escaped}", "co": f"%{escaped}%"}[op]
-
-
-def _successor(prefix: str) -> str | None:
-    """Return the least string above every string that starts with ``prefix``."""
-    last = ord(prefix[-1])
-    if last == 0x10FFFF:
-        return None
-    following = 0xE000 if last == 0xD7FF else last + 1  # surrogates cannot be stored
-    return prefix[:-1] + chr(following)
-
-
-def _padded_datetime(text: ColumnElement[Any]) -> ColumnElement[Any]:
-    # Stored dateTimes are UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" (validate.format_datetime);
-    # pad a fraction-less one so that text order stays time order ("…:00Z" > "…:00.5Z").
-    return case((func.length(text) == 20, func.substr(text, 1, 19).concat(".000000Z")), else_=text)
-
-
-class _Sql:
-    """What differs between SQLite and PostgreSQL."""
-
-    def fold(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def fold_value(self, value: str) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def text(self, place: _Place) -> ColumnElement[Any]:
-        """The value as SQL (text for a JSON string); NULL when absent or null."""
-        raise NotImplementedError
-
-    def is_bool(self, place: _Place, value: bool) -> ColumnElement[bool]:
-        raise NotImplementedError
-
-    def number(self, place: _Place, op: str, value: int | float) -> ColumnElement[bool]:
-        raise NotImplementedError
-
-    def sortable(self, place: _Place, kind: str) -> ColumnElement[Any]:
-        return self.text(place)
-
-    def elements(self, place: _Place) -> tuple[FromClause, _Place, ColumnElement[Any]]:
-        """Return a FROM item over the array at ``place``, its element, and its position."""
-        raise NotImplementedError
-
-    def substring(
-        self, expr: ColumnElement[Any], op: str, value: str, indexed: bool
-    ) -> ColumnElement[bool]:
-        """Case-exact ``co``/``sw``/``ew`` of ``expr`` against a non-empty ``value``."""
-        return expr.like(_like_pattern(value, op), escape="\\")
-
-
-class _Sqlite(_Sql):
-    def fold(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        return getattr(func, CASEFOLD_FUNCTION)(expr)  # type: ignore[no-any-return]
-
-    def fold_value(self, value: str) -> ColumnElement[Any]:
-        return literal(value.casefold(), Text)
-
-    @staticmethod
-    def _path(keys: tuple[str, ...]) -> str:
-        # Quoted keys, since extension URNs contain ':' and '.' (RFC 7643 §3.3).
-        return "$" + "".join(f'."{key}"' for key in keys)
-
-    def text(self, place: _Place) -> ColumnElement[Any]:
-        if not place.keys:
-            return place.base
-        return func.json_extract(place.base, self._path(place.keys))
-
-    def _type(self, place: _Place) -> ColumnElement[Any]:
-        if not place.keys:
-            assert place.atom_type is not None, "an element of json_each has its type"
-            return place.atom_type
-        return func.json_type(place.base, self._path(place.keys))
-
-    def is_bool(self, place: _Place, value: bool) -> ColumnElement[bool]:
-        return self._type(place) == ("true" if value else "false")
-
-    def number(self, place: _Place, op: str, value: int | float) -> ColumnElement[bool]:
-        # json_extract yields text for a JSON string and SQLite orders all text above
-        # all numbers: only real numbers may take part.
-        return and_(self._type(place).in_(("integer", "real")), _ORDER[op](self.text(place), value))
-
-    def elements(self, place: _Place) -> tuple[FromClause, _Place, ColumnElement[Any]]:
-        each = func.json_each(place.base, self._path(place.keys))
-        alias = each.table_valued("value", "type", "key").alias()
-        return alias, _Place(alias.c.value, (), alias.c.type), alias.c.key
-
-    def substring(
-        self, expr: ColumnElement[Any], op: str, value: str, indexed: bool
-    ) -> ColumnElement[bool]:
-        # SQLite's LIKE ignores ASCII case: case-exact matching uses instr/substr.
-        upper = _successor(value) if op == "sw" and indexed else None
-        if upper is not None:
-            # On the BINARY collation (UTF-8 byte order is code point order) this range
-            # is exactly "starts with", and the column's index can serve it.
-            return and_(expr >= value, expr < upper)
-        if op == "co":
-            return func.instr(expr, value) > 0
-        if op == "sw":
-            return func.substr(expr, 1, len(value)) == value
-        return func.substr(expr, -len(value)) == value
-
-
-class _Postgres(_Sql):
-    def fold(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        return func.lower(expr)
-
-    def fold_value(self, value: str) -> ColumnElement[Any]:
-        return func.lower(literal(value, Text))
-
-    def jsonb(self, place: _Place) -> ColumnElement[Any]:
-        if not place.keys:
-            return place.base
-        return place.base.op("#>", return_type=JSONB)(self._keys(place.keys))
-
-    @staticmethod
-    def _keys(keys: tuple[str, ...]) -> ColumnElement[Any]:
-        return bindparam(None, list(keys), type_=ARRAY(Text))
-
-    def text(self, place: _Place) -> ColumnElement[Any]:
-        return place.base.op("#>>", return_type=Text)(self._keys(place.keys))
-
-    def is_bool(self, place: _Place, value: bool) -> ColumnElement[bool]:
-        return self.jsonb(place) == bindparam(None, value, type_=JSONB)
-
-    def number(self, place: _Place, op: str, value: int | float) -> ColumnElement[bool]:
-        # jsonb orders numbers numerically but every string below every number.
-        found = self.jsonb(place)
-        return and_(
-            func.jsonb_typeof(found) == "number",
-            _ORDER[op](found, bindparam(None, value, type_=JSONB)),
-        )
-
-    def sortable(self, place: _Place, kind: str) -> ColumnElement[Any]:
-        # The text of 10 sorts before that of 9; jsonb sorts numbers numerically.
-        return self.jsonb(place) if kind in ("integer", "decimal") else self.text(place)
-
-    def elements(self, place: _Place) -> tuple[FromClause, _Place, ColumnElement[Any]]:
-        array = self.jsonb(place)
-        # jsonb_array_elements raises on anything but an array (an absent key gives
-        # NULL): hand it an empty array instead.
-        safe = case(
-            (func.jsonb_typeof(array) == "array", array),
-            else_=literal_column("'[]'::jsonb", JSONB),
-        )
-        alias = (
-            func.jsonb_array_elements(safe)
-            .table_valued(column("value", JSONB), with_ordinality="position")
-            .render_derived()
-            .alias()
-        )
-        return alias, _Place(alias.c.value), alias.c.position
-
-
-_DIALECTS: dict[str, _Sql] = {"sqlite": _Sqlite(), "postgresql": _Postgres()}
-
-
-def _sql(dialect: str) -> _Sql:
-    try:
-        return _DIALECTS[dialect]
-    except KeyError:
-        raise ValueError(f"unsupported SQL dialect {dialect!r}") from None
 
 
 # -- one value: a column or a place in JSON -----------------------------------------------
@@ -325,7 +86,7 @@ class _Column:
 class _Json:
     """A value inside a JSON document or array element."""
 
-    place: _Place
+    place: Place
     attribute: Attribute
     label: str
 
@@ -361,7 +122,7 @@ def _datetime(value: CompValue, label: str) -> datetime:
     )
 
 
-def _compare(sql: _Sql, source: _Source, op: str, value: CompValue) -> _Pred:
+def _compare(sql: Sql, source: _Source, op: str, value: CompValue) -> _Pred:
     """Compile ``source op value`` for a non-null ``value``, or raise ``InvalidFilter``."""
     if op == "ne":
         return _negate(_compare(sql, source, "eq", value))
@@ -383,45 +144,45 @@ def _compare(sql: _Sql, source: _Source, op: str, value: CompValue) -> _Pred:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidFilter(f"'{label}' is an {kind}; compare it with a number, not {value!r}")
         if isinstance(source, _Column):
-            return _ORDER[op](source.expr, value), source.nullable
+            return ORDER[op](source.expr, value), source.nullable
         return sql.number(source.place, op, value), True
     if kind == "dateTime":
         moment = _datetime(value, label)
         if isinstance(source, _Column):
-            return _ORDER[op](source.expr, moment), source.nullable
-        stored = _padded_datetime(sql.text(source.place))
-        return _ORDER[op](stored, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")), True
+            return ORDER[op](source.expr, moment), source.nullable
+        stored = padded_datetime(sql.text(source.place))
+        return ORDER[op](stored, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")), True
     if not isinstance(value, str):
         raise InvalidFilter(f"'{label}' is a {kind}; compare it with a quoted string")
     return _compare_string(sql, source, op, value)
 
 
-def _compare_string(sql: _Sql, source: _Source, op: str, value: str) -> _Pred:
+def _compare_string(sql: Sql, source: _Source, op: str, value: str) -> _Pred:
     if isinstance(source, _Column):
         expr, nullable, key, indexed = source.expr, source.nullable, source.key, source.indexed
     else:
         expr, nullable, key, indexed = sql.text(source.place), True, None, False
     if source.attribute.case_exact or source.attribute.type == "binary":
-        if op in _ORDER:
-            return _ORDER[op](expr, value), nullable
+        if op in ORDER:
+            return ORDER[op](expr, value), nullable
         if not value:  # every string contains, starts and ends with ""
             return expr.is_not(None), False
         return sql.substring(expr, op, value, indexed), nullable
     if key is not None:  # already folded, and indexed
         folded = value.casefold()
-        if op in _ORDER:
-            return _ORDER[op](key, folded), nullable
-        if op == "sw" and folded and isinstance(sql, _Sqlite):
+        if op in ORDER:
+            return ORDER[op](key, folded), nullable
+        if op == "sw" and folded and isinstance(sql, Sqlite):
             return sql.substring(key, op, folded, indexed=True), nullable
-        return key.like(_like_pattern(folded, op), escape="\\"), nullable
+        return key.like(like_pattern(folded, op), escape="\\"), nullable
     lhs = sql.fold(expr)
-    if op in _ORDER:
-        return _ORDER[op](lhs, sql.fold_value(value)), nullable
+    if op in ORDER:
+        return ORDER[op](lhs, sql.fold_value(value)), nullable
     # casefold() and lower() leave the pattern's '\', '%' and '_' alone.
-    return lhs.like(sql.fold_value(_like_pattern(value, op)), escape="\\"), nullable
+    return lhs.like(sql.fold_value(like_pattern(value, op)), escape="\\"), nullable
 
 
-def _present(sql: _Sql, source: _Source) -> _Pred:
+def _present(sql: Sql, source: _Source) -> _Pred:
     """Compile ``pr``: not null, not "", and a complex value with some sub-value present."""
     attribute = source.attribute
     if isinstance(source, _Column):
@@ -441,7 +202,7 @@ def _present(sql: _Sql, source: _Source) -> _Pred:
     return text.is_not(None), False
 
 
-def _has_value(sql: _Sql, source: _Source) -> ColumnElement[bool]:
+def _has_value(sql: Sql, source: _Source) -> ColumnElement[bool]:
     if isinstance(source, _Column):
         return source.expr.is_not(None)
     return sql.text(source.place).is_not(None)
@@ -451,7 +212,7 @@ def _has_value(sql: _Sql, source: _Source) -> ColumnElement[bool]:
 
 
 class _Scope:
-    def __init__(self, sql: _Sql) -> None:
+    def __init__(self, sql: Sql) -> None:
         self.sql = sql
 
     def compare(self, node: Compare) -> _Pred:
@@ -496,7 +257,7 @@ class _SubScope(_Scope):
     """
 
     def __init__(
-        self, sql: _Sql, attribute: Attribute, label: str, source: Callable[[Attribute], _Source]
+        self, sql: Sql, attribute: Attribute, label: str, source: Callable[[Attribute], _Source]
     ) -> None:
         super().__init__(sql)
         self.attribute = attribute
@@ -555,19 +316,10 @@ class _Collection:
         return or_(not_(self.exists(has_value)), self.exists(and_(has_value, differs))), False
 
 
-@lru_cache(maxsize=256)
-def _doc_elements(
-    sql: _Sql, table: Table, keys: tuple[str, ...]
-) -> tuple[FromClause, _Place, ColumnElement[Any]]:
-    # Built once per array: an alias's column collection costs more than the rest of a
-    # compile, and sibling EXISTS subqueries may share one FROM item.
-    return sql.elements(_Place(table.c.doc, keys))
-
-
 def _json_collection(
-    sql: _Sql, table: Table, keys: tuple[str, ...], attribute: Attribute
+    sql: Sql, table: Table, keys: tuple[str, ...], attribute: Attribute
 ) -> _Collection:
-    alias, element, _position = _doc_elements(sql, table, keys)
+    alias, element, _position = doc_elements(sql, table, keys)
     label = attribute.name
 
     def exists(pred: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -584,13 +336,13 @@ def _json_collection(
     return _Collection(_SubScope(sql, attribute, label, source), exists, element_present)
 
 
-# Built once, for the reason given at _doc_elements.
+# Built once, for the reason given at sql_json.doc_elements.
 _LINK = group_members.alias("scim_link")
 _LINKED = {"user": users.alias("scim_linked_user"), "group": groups.alias("scim_linked_group")}
 
 
 def _membership_collection(
-    sql: _Sql, table: Table, attribute: Attribute, kind: Literal["members", "groups"]
+    sql: Sql, table: Table, attribute: Attribute, kind: Literal["members", "groups"]
 ) -> _Collection:
     """Group ``members`` or a user's ``groups``, as ``store.members`` shows them.
 
@@ -637,7 +389,7 @@ def _membership_collection(
 class _ResourceScope(_Scope):
     """Top-level names: columns, the JSON document, memberships and ``schemas``."""
 
-    def __init__(self, resource_type: ResourceType, table: Table, sql: _Sql) -> None:
+    def __init__(self, resource_type: ResourceType, table: Table, sql: Sql) -> None:
         super().__init__(sql)
         self.resource_type = resource_type
         self.table = table
@@ -697,11 +449,11 @@ class _ResourceScope(_Scope):
             return _Column(literal(self.resource_type.name, Text), sub, label, nullable=False)
         raise InvalidFilter(f"cannot filter on '{label}': it is computed when shown")
 
-    def place(self, resolved: Resolved) -> _Place:
+    def place(self, resolved: Resolved) -> Place:
         keys: tuple[str, ...] = (resolved.attribute.name,)
         if resolved.in_extension:
             keys = (resolved.schema.id, *keys)  # extension values nest under the URN (§3.3)
-        return _Place(self.table.c.doc, keys)
+        return Place(self.table.c.doc, keys)
 
     def membership(self, resolved: Resolved) -> Literal["members", "groups"] | None:
         if resolved.in_extension or self.is_common(resolved):
@@ -739,7 +491,7 @@ class _ResourceScope(_Scope):
         for extension, _required in self.resource_type.extensions:
             if element_matches(_SCHEMAS, extension.id, node):
                 # store.representation lists an extension when the document has it.
-                found = self.sql.text(_Place(self.table.c.doc, (extension.id,)))
+                found = self.sql.text(Place(self.table.c.doc, (extension.id,)))
                 candidates.append(found.is_not(None))
         return (or_(*candidates), False) if candidates else (false(), False)
 
@@ -795,7 +547,7 @@ def compile_filter(
     wrong: an unknown attribute, a complex one compared whole, an operator its type
     does not allow, or a value of the wrong type.
     """
-    return _compile(node, _ResourceScope(resource_type, table, _sql(dialect)))[0]
+    return _compile(node, _ResourceScope(resource_type, table, sql_for(dialect)))[0]
 
 
 def sort_key(
@@ -815,7 +567,7 @@ def sort_key(
     invalidValue for a value "not compatible with the operation or attribute type",
     and invalidFilter is about the ``filter`` parameter.
     """
-    sql = _sql(dialect)
+    sql = sql_for(dialect)
     scope = _ResourceScope(resource_type, table, sql)
     resolved = scope.resolve(path, InvalidValue)
     label, attribute = str(path), resolved.attribute
@@ -837,7 +589,7 @@ def sort_key(
     place = scope.place(resolved)
     if not attribute.multi_valued:
         return _sort_value(sql, place.child(leaf.name) if resolved.sub else place, leaf)
-    alias, element, position = _doc_elements(sql, table, place.keys)
+    alias, element, position = doc_elements(sql, table, place.keys)
     order: list[Any] = []
     if attribute.sub_attribute("primary") is not None:
         primary = sql.is_bool(element.child("primary"), True)
@@ -846,10 +598,10 @@ def sort_key(
     return select(value).select_from(alias).order_by(*order, position).limit(1).scalar_subquery()
 
 
-def _sort_value(sql: _Sql, place: _Place, attribute: Attribute) -> ColumnElement[Any]:
+def _sort_value(sql: Sql, place: Place, attribute: Attribute) -> ColumnElement[Any]:
     value = sql.sortable(place, attribute.type)
     if attribute.type == "dateTime":
-        return _padded_datetime(value)
+        return padded_datetime(value)
     if attribute.type in _STRING_TYPES and not attribute.case_exact:
         return sql.fold(value)
     return value
