@@ -419,7 +419,10 @@ def _decode_json_values(prepared: _Field, items: list[Any]) -> list[Any]:
     array or object of roles into the string ``value`` of one role, or send the
     whole attribute as such a string: ``{"value": "[{\\"value\\":\\"User\\"}]"}``.
     Each decoded object becomes one role; the wrapper's other sub-attributes are
-    kept as defaults, and ``displayName`` is read as ``display``.
+    kept as defaults. ``displayName`` is read as ``display`` in plain role objects
+    too: Entra ID's AppRoleAssignmentsComplex POST labels roles so (customize-
+    application-attributes, "Provisioning a role to a SCIM app"), and a role must
+    read the same whether it came in a POST or, JSON-encoded, in a PATCH.
     """
     expanded: list[Any] = []
     for item in items:
@@ -436,10 +439,22 @@ def _decode_json_values(prepared: _Field, items: list[Any]) -> list[Any]:
                     defaults = {k: v for k, v in item.items() if k != value_key}
                     if len(decoded) > 1:
                         defaults = {k: v for k, v in defaults.items() if k.lower() != "primary"}
-                    expanded.extend({**defaults, **obj} for obj in decoded)
+                    defaults = _display_label(defaults)
+                    expanded.extend({**defaults, **_display_label(obj)} for obj in decoded)
                     continue
+            item = _display_label(item)
         expanded.append(item)
     return expanded
+
+
+def _display_label(role: dict[str, Any]) -> dict[str, Any]:
+    """Return ``role`` with a ``displayName`` key read as ``display`` (unless it has one)."""
+    label_key = next((k for k in role if k.lower() == "displayname"), None)
+    if label_key is None or any(k.lower() == "display" for k in role):
+        return role
+    renamed = {k: v for k, v in role.items() if k != label_key}
+    renamed["display"] = role[label_key]
+    return renamed
 
 
 def _json_objects(prepared: _Field, text: str) -> list[dict[str, Any]] | None:
@@ -455,9 +470,6 @@ def _json_objects(prepared: _Field, text: str) -> list[dict[str, Any]] | None:
     objects = decoded if isinstance(decoded, list) else [decoded]
     if not objects or not all(isinstance(obj, dict) for obj in objects):
         return None
-    for obj in objects:
-        if "displayName" in obj and not any(k.lower() == "display" for k in obj):
-            obj["display"] = obj.pop("displayName")
     return objects
 
 
