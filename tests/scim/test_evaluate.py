@@ -400,6 +400,11 @@ def test_value_path_on_a_single_complex_attribute() -> None:
         (f'{EXT}:employeeNumber eq "701984"', True),
         (f'{EXT}:manager.value eq "26118915"', True),
         ('manager.value eq "nobody"', False),
+        # A single complex value with a "value" compares through it, as Entra ID's
+        # `manager eq "<id>"` expects (tutorial, "Example 4").
+        ('manager eq "26118915"', True),
+        (f'{EXT}:manager eq "nobody"', False),
+        ('manager ne "nobody"', True),
         (f'{CORE}:userName eq "bjensen"', True),
         (f'{CORE}:name.familyName sw "o\'"', True),
     ],

@@ -246,6 +246,27 @@ def test_true_false_null_are_case_insensitive(literal: str, value: bool | None) 
     assert node.value is value
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Microsoft's tutorial, "Example 1. Query the service for a matching user".
+        ("externalId eq jyoung", eq("externalId", "jyoung")),
+        (
+            "userName eq j.young-2 and title pr",
+            And(eq("userName", "j.young-2"), Present(p("title"))),
+        ),
+        ("emails[type eq work]", ValuePath(p("emails"), eq("type", "work"))),
+        ("nickName eq Trueish", eq("nickName", "Trueish")),
+    ],
+)
+def test_entra_unquoted_word_value_is_a_string(text: str, expected: Filter) -> None:
+    node = parse_filter(text)
+    assert node == expected
+    # Rendering quotes it, and the quoted form parses to the same tree.
+    assert '"' in render_filter(node)
+    assert parse_filter(render_filter(node)) == node
+
+
 # -- errors ---------------------------------------------------------------------------
 
 
@@ -259,6 +280,9 @@ def test_true_false_null_are_case_insensitive(literal: str, value: bool | None) 
         ('userName regex "a"', "found 'regex'"),
         ("userName eq", "expected a value"),
         ("userName eq and x pr", "after 'eq' at position 13, found 'and'"),
+        ("userName eq pr", "expected a value"),
+        ('userName eq "x" and', "expected an attribute name after 'and' at position 20"),
+        ("userName eq jyoung x", "expected 'and', 'or' or the end of the filter at position 20"),
         ('title pr "x"', "'pr' takes no value, but '\"x\"' follows it at position 10"),
         ("title pr true", "'pr' takes no value"),
         ("(title pr", "missing ')' to close the '(' at position 1"),

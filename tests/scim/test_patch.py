@@ -372,6 +372,86 @@ def test_remove_of_the_last_extension_attribute_drops_the_extension() -> None:
     assert ENT not in doc
 
 
+# --- the extension as a whole: its URN as the path (scim2-tester sends these) -----------
+
+ALIAS = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"  # Entra ID's misspelling
+STAFF = {**BARBARA, ENT: {"employeeNumber": "1", "manager": {"value": "m1", "$ref": "../m1"}}}
+
+
+@pytest.mark.parametrize("path", [ENT, ENT.upper(), ALIAS])
+def test_add_on_the_extension_urn_merges_into_the_extension(path: str) -> None:
+    doc = patch(STAFF, {"op": "add", "path": path, "value": {"department": "Tours"}})
+    assert doc[ENT] == {**STAFF[ENT], "department": "Tours"}
+    # The same as the path-less form with the URN as a key.
+    assert doc == patch(STAFF, {"op": "add", "value": {ENT: {"department": "Tours"}}})
+
+
+def test_replace_on_the_extension_urn_replaces_the_given_attributes_only() -> None:
+    doc = patch(
+        STAFF,
+        {"op": "replace", "path": ENT, "value": {"manager": {"value": "m2"}, "division": "D"}},
+    )
+    # §3.5.2.3: given sub-attributes are replaced, the others left unchanged.
+    assert doc[ENT] == {"employeeNumber": "1", "manager": {"value": "m2"}, "division": "D"}
+    assert patch({"userName": "u"}, {"op": "replace", "path": ENT, "value": {"division": "D"}}) == {
+        "userName": "u",
+        ENT: {"division": "D"},
+    }
+
+
+def test_remove_on_the_extension_urn_drops_the_whole_extension() -> None:
+    assert patch(STAFF, {"op": "remove", "path": ENT}) == BARBARA
+    assert patch(BARBARA, {"op": "remove", "path": ALIAS}) == BARBARA  # absent: no error
+
+
+@pytest.mark.parametrize(
+    ("operation", "error", "message"),
+    [
+        (
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:x:2.0:User", "value": {}},
+            InvalidPath,
+            "is not an extension of User resources (theirs: " + ENT,
+        ),
+        (
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:User", "value": {}},
+            InvalidPath,
+            "is not an extension of User resources",
+        ),
+        ({"op": "remove", "path": f"{ENT}:"}, InvalidPath, "is a schema URN"),
+        # The old Entra ID dot notation names no extension and no attribute path.
+        ({"op": "add", "path": f"{ENT}.employeeNumber", "value": "7"}, InvalidPath, "schema URN"),
+        ({"op": "add", "path": ENT, "value": "Tours"}, InvalidValue, "must be an object"),
+        (
+            {"op": "remove", "path": ENT, "value": {"department": "Tours"}},
+            InvalidValue,
+            "takes no value",
+        ),
+    ],
+    ids=[
+        "unknown extension",
+        "core schema",
+        "trailing colon",
+        "dot notation",
+        "not an object",
+        "remove value",
+    ],
+)
+def test_bad_operations_on_an_extension_urn(
+    operation: dict[str, Any], error: type[ScimError], message: str
+) -> None:
+    assert message in fails(error, STAFF, operation).detail
+
+
+def test_an_extension_urn_on_a_resource_without_extensions_is_invalid_path() -> None:
+    group = {"displayName": "G"}
+    operation = {"op": "add", "path": ENT, "value": {"members": [{"value": "u1"}]}}
+    rest, changes = split(operation)
+    assert changes == []  # the value's "members" is no group membership
+    assert rest[0].schema_urn == ENT
+    error = fails(InvalidPath, group, operation, rt=GROUP)
+    assert "is not an extension of Group resources (they have none)" in error.detail
+
+
 def test_remove_with_a_value_removes_only_those_values() -> None:
     doc = patch(
         BARBARA, {"op": "remove", "path": "emails", "value": [{"value": "BABS@jensen.org"}]}
@@ -455,6 +535,25 @@ def test_immutable_attribute_may_be_added_when_unset_but_not_changed() -> None:
     fails(Mutability, doc, {"op": "remove", "path": "serial"}, rt=IMMUTABLE)
 
 
+def test_removing_a_required_extension_is_mutability() -> None:
+    badge_ext = Schema(
+        id="urn:ietf:params:scim:schemas:extension:badge:2.0:Badge",
+        name="BadgeExtension",
+        description="A required extension",
+        attributes=(Attribute("colour"),),
+    )
+    required = ResourceType(
+        name="Badge",
+        endpoint="/Badges",
+        description="A resource with a required extension",
+        schema=IMMUTABLE.schema,
+        extensions=((badge_ext, True),),
+    )
+    doc = {"holder": "b", badge_ext.id: {"colour": "red"}}
+    error = fails(Mutability, doc, {"op": "remove", "path": badge_ext.id}, rt=required)
+    assert "required" in error.detail
+
+
 def test_member_values_are_immutable_in_place() -> None:
     group = {"displayName": "G", "members": [{"value": "u1"}]}
     for operation in (
@@ -525,6 +624,61 @@ def test_roles_sent_as_one_json_encoded_string_are_decoded() -> None:
         {"value": "User", "primary": True},
         {"value": "Test", "display": "Test"},
     ]
+
+
+ENTRA_ROLE = "WindowsAzureActiveDirectoryRole"
+
+
+def test_a_role_added_again_in_another_form_updates_the_role_it_names() -> None:
+    # Entra ID's AppRoleAssignmentsComplex: POST form, then the PATCH form of the same
+    # roles (customize-application-attributes, "Provisioning a role to a SCIM app").
+    posted = [
+        {"primary": False, "type": ENTRA_ROLE, "display": name, "value": name}
+        for name in ("Admin", "User")
+    ]
+    encoded = [
+        {"value": json.dumps({"id": str(i), "value": name, "displayName": name})}
+        for i, name in enumerate(("Admin", "User"))
+    ]
+    doc = patch({**BARBARA, "roles": posted}, {"op": "Add", "path": "roles", "value": encoded})
+    assert doc["roles"] == posted
+    # A role named by its value (case-insensitively, as roles.value is not caseExact)
+    # takes the sub-attributes sent; primary then moves to it alone (§3.5.2).
+    doc = patch(doc, {"op": "add", "path": "roles", "value": {"value": "user", "primary": True}})
+    assert doc["roles"] == [
+        posted[0],
+        {"primary": True, "type": ENTRA_ROLE, "display": "User", "value": "user"},
+    ]
+
+
+def test_a_role_of_another_type_is_another_role() -> None:
+    stored = {**BARBARA, "roles": [{"value": "Admin", "type": ENTRA_ROLE}]}
+    other = {"value": "Admin", "type": "local"}
+    doc = patch(stored, {"op": "add", "path": "roles", "value": [other, {"value": "Admin"}]})
+    assert doc["roles"] == [{"value": "Admin", "type": ENTRA_ROLE}, other]
+
+
+def test_entitlements_merge_by_value_and_replace_keeps_one_of_each() -> None:
+    doc = patch(
+        BARBARA,
+        {"op": "add", "path": "entitlements", "value": [{"value": "vpn"}]},
+        {"op": "add", "path": "entitlements", "value": [{"value": "vpn", "display": "VPN"}]},
+    )
+    assert doc["entitlements"] == [{"value": "vpn", "display": "VPN"}]
+    doc = patch(
+        BARBARA,
+        {"op": "replace", "path": "roles", "value": [{"value": "A"}, {"value": "A", "type": "t"}]},
+    )
+    assert doc["roles"] == [{"value": "A", "type": "t"}]
+
+
+def test_an_email_with_the_same_address_but_another_type_is_another_email() -> None:
+    # RFC 7643 §2.4: "type" labels the value's function, so a work and a home email
+    # may share an address; only an exact repeat is no change (§3.5.2.1).
+    work = BARBARA["emails"][0]
+    home = {"value": work["value"], "type": "home"}
+    doc = patch(BARBARA, {"op": "add", "path": "emails", "value": [home, work]})
+    assert doc["emails"] == [*BARBARA["emails"], home]
 
 
 @pytest.mark.parametrize(

@@ -490,6 +490,12 @@ USER_CASES: list[tuple[str, frozenset[str]]] = [
     ('costCenter ne "4130"', everyone_but("jsmith")),
     ('manager.displayName eq "john smith"', frozenset({"bjensen"})),
     (f"{ENTERPRISE_USER_URN}:manager pr", frozenset({"bjensen", "multi"})),
+    # a single complex value with a "value" compares through it (Entra's manager query)
+    ('manager eq "<jsmith>"', frozenset({"bjensen"})),
+    (f'{ENTERPRISE_USER_URN}:manager eq "<bjensen>"', frozenset({"multi"})),
+    ('manager ne "<jsmith>"', everyone_but("bjensen")),
+    ('manager sw "zz"', frozenset()),
+    ('id eq "<bjensen>" and manager eq "<jsmith>"', frozenset({"bjensen"})),
     # dateTime, integer, decimal, boolean and multi-valued strings in the document
     ('hireDate gt "2012-01-01T00:00:00Z"', frozenset({"bjensen"})),
     ('hireDate lt "2015-03-01T10:00:00+02:00"', frozenset({"jsmith"})),

@@ -137,11 +137,15 @@ def _compile(resource_type: ResourceType, node: Filter) -> Predicate:
         if isinstance(node, Present):
             return _present(raw)
         leaf, values = resolved.leaf, raw
-        if resolved.sub is None and leaf.type == "complex" and leaf.multi_valued:
+        if resolved.sub is None and leaf.type == "complex":
             value_sub = leaf.sub_attribute("value")
             if value_sub is not None:
                 # §3.4.2.2's own example `emails co "example.com"` compares a
                 # multi-valued complex attribute through its "value" sub-attribute.
+                # A single-valued one with a "value" is compared the same way: Entra
+                # ID matches on `manager eq "<id>"` (tutorial use-scim-to-provision-
+                # users-and-groups, "Example 4. Query the value of a reference
+                # attribute to be updated").
                 leaf, values = value_sub, _resource_values(resolved, value_sub)
         return _compare(node, str(node.path), leaf, values, raw)
     raise TypeError(f"not a filter node: {node!r}")

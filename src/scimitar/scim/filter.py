@@ -288,6 +288,13 @@ class FilterParser:
             value = self._number(text, pos)
         elif kind == "word" and text.lower() in _VALUE_WORDS:
             value = _VALUE_WORDS[text.lower()]
+        elif kind == "word" and text.lower() not in _KEYWORDS:
+            # Entra-doc leniency: Microsoft's tutorial (use-scim-to-provision-users-
+            # and-groups, "Example 1. Query the service for a matching user") prints
+            # `externalId eq jyoung`, the value unquoted. A bare word here is read as
+            # that string; `and`, `or`, `not` and operators stay errors, so a filter
+            # missing its value (`userName eq and ...`) still says so.
+            value = text
         else:
             raise self._error(
                 f'expected a value (a "string", a number, true, false or null) after '
@@ -387,6 +394,7 @@ class FilterParser:
 
 
 _OP_WORDS = frozenset(COMPARE_OPS | {"pr"})
+_KEYWORDS = _OP_WORDS | {"and", "or", "not"}
 
 
 def split_attr_path(text: str) -> tuple[str, AttrPath | None]:
@@ -401,8 +409,7 @@ def split_attr_path(text: str) -> tuple[str, AttrPath | None]:
         urn, _, name = text.rpartition(":")
         if ":" not in urn:
             return f"{_quote(urn)} is not a schema URN (in {_quote(text)})", None
-        bare = urn.lower().startswith(_IETF_SCHEMAS) and _VERSION.fullmatch(urn.rpartition(":")[2])
-        if not name or bare:
+        if not name or _ends_in_version(urn):
             return (
                 f"{_quote(text)} is a schema URN, not an attribute path: add ':' and an "
                 f"attribute name after it"
@@ -422,6 +429,18 @@ def split_attr_path(text: str) -> tuple[str, AttrPath | None]:
 
 
 _NAME_RULE = " (names start with a letter, then letters, digits, '-' or '_')"
+
+
+def is_schema_urn(text: str) -> bool:
+    """Return whether ``text`` is a whole IETF schema URN (``…:2.0:User``), not a path in one."""
+    urn, _, name = text.rpartition(":")
+    return _ends_in_version(urn) and _NAME.fullmatch(name) is not None
+
+
+def _ends_in_version(urn: str) -> bool:
+    return urn.lower().startswith(_IETF_SCHEMAS) and bool(
+        _VERSION.fullmatch(urn.rpartition(":")[2])
+    )
 
 
 def balanced(items: list[Filter], cls: type[And] | type[Or]) -> Filter:

@@ -49,7 +49,9 @@ def split_member_operations(
     changes: list[MemberChange] = []
     for operation in operations:
         op, path, value = operation.op, operation.path, operation.value
-        if path is None:
+        if operation.schema_urn is not None:
+            rest.append(operation)  # an extension as a whole holds no members
+        elif path is None:
             keys = [key for key in value if _is_members_key(key)] if isinstance(value, dict) else []
             if not keys:
                 rest.append(operation)

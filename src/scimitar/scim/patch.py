@@ -32,9 +32,17 @@ from scimitar.scim.errors import (
     ScimError,
 )
 from scimitar.scim.evaluate import compile_element_filter
+from scimitar.scim.filter import is_schema_urn
 from scimitar.scim.path import parse_path
 from scimitar.scim.resources import URN_ALIASES
-from scimitar.scim.schema import Attribute, Resolved, ResourceType, UnknownAttribute, resolve
+from scimitar.scim.schema import (
+    Attribute,
+    Resolved,
+    ResourceType,
+    Schema,
+    UnknownAttribute,
+    resolve,
+)
 from scimitar.scim.validate import check_mutability, normalize
 
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -46,15 +54,25 @@ _OPS: dict[str, OpName] = {"add": "add", "replace": "replace", "remove": "remove
 # An ATTRNAME (RFC 7644 §3.4.2.2) or "$ref" needs no parser: most keys of a
 # path-less value are plain names, and this keeps them off the parser's path.
 _PLAIN_NAME = re.compile(r"\$?[A-Za-z][\w-]*")
+# RFC 7643 §4.1.2: a role "value" is "a String or label representing a collection of
+# entitlements", and an entitlement's value should "accurately and without ambiguity
+# determine what the user has access to": the value names the element.
+_KEYED_BY_VALUE = frozenset({"roles", "entitlements"})
 
 
 @dataclass(frozen=True, slots=True)
 class PatchOperation:
-    """One validated PATCH operation; ``path`` is ``None`` when the client sent none."""
+    """One validated PATCH operation; ``path`` is ``None`` when the client sent none.
+
+    ``schema_urn`` is set, and ``path`` is ``None``, when the path was a schema URN
+    (``urn:…:enterprise:2.0:User``): the operation targets that extension object as
+    a whole (``_apply_extension``).
+    """
 
     op: OpName
     path: PatchPath | None
     value: Any
+    schema_urn: str | None = None
 
 
 def parse_patch_request(
@@ -97,25 +115,29 @@ def _parse_operation(index: int, raw: Any) -> PatchOperation:
     raw_path = fields.get("path")
     if raw_path is not None and not isinstance(raw_path, str):
         raise InvalidPath(f'{where}: "path" must be a string')
-    path = None
+    path = urn = None
     # An empty path is taken as an omitted one: both mean the resource itself.
-    if raw_path is not None and raw_path.strip():
+    text = raw_path.strip() if raw_path is not None else ""
+    if is_schema_urn(text) or text.lower() in URN_ALIASES:
+        urn = text  # the extension as a whole; the resource type decides if it has it
+    elif text:
         try:
-            path = parse_path(raw_path.strip())
+            path = parse_path(text)
         except ScimError as error:
             raise _in_context(error, where) from error
     if op == "remove":
-        if path is None:
+        if path is None and urn is None:
             raise NoTarget(f'{where}: "remove" needs a "path" (RFC 7644 §3.5.2.2)')
         # The RFC's remove has no value, but Entra ID sends one to name the members
         # to remove: {"op":"Remove","path":"members","value":[{"value":"id"}]}.
-        return PatchOperation(op, path, fields.get("value"))
+        return PatchOperation(op, path, fields.get("value"), urn)
     if "value" not in fields:
         raise InvalidValue(f'{where}: "{op}" needs a "value" (RFC 7644 §3.5.2.1, §3.5.2.3)')
     value = fields["value"]
     if path is None and not isinstance(value, dict):
-        raise InvalidValue(f'{where}: without a "path", "value" must be an object of attributes')
-    return PatchOperation(op, path, value)
+        target = f'the path "{urn}"' if urn else 'no "path"'
+        raise InvalidValue(f'{where}: with {target}, "value" must be an object of attributes')
+    return PatchOperation(op, path, value, urn)
 
 
 def apply_patch(
@@ -130,7 +152,12 @@ def apply_patch(
     work: dict[str, Any] = _clone(doc)
     for index, operation in enumerate(operations, 1):
         try:
-            _apply(resource_type, work, operation.op, operation.path, operation.value)
+            if operation.schema_urn is not None:
+                _apply_extension(
+                    resource_type, work, operation.op, operation.schema_urn, operation.value
+                )
+            else:
+                _apply(resource_type, work, operation.op, operation.path, operation.value)
         except ScimError as error:
             raise _in_context(error, f"operation {index}") from error
     try:
@@ -160,6 +187,50 @@ def _apply(
     resolved = _resolve(rt, path.attr, key=False)
     if resolved is not None:
         _apply_resolved(doc, resolved, op, path, value)
+
+
+def _apply_extension(
+    rt: ResourceType, doc: dict[str, Any], op: OpName, urn: str, value: Any
+) -> None:
+    """Apply an operation whose path is an extension's URN to that extension as a whole.
+
+    RFC 7643 §3.3 keeps an extension's attributes in a complex value named by its URN,
+    and scim2-tester patches it so. As for any complex target, add (§3.5.2.1) and
+    replace (§3.5.2.3) set the sub-attributes given and leave the others unchanged,
+    which is the path-less form with the URN as key; remove (§3.5.2.2) drops it all.
+    """
+    schema, required = _extension(rt, urn)
+    if op != "remove":
+        _apply(rt, doc, op, None, {schema.id: value})
+        return
+    if value is not None:
+        raise InvalidValue(
+            f"removing the {schema.id} extension takes no value; to remove some of its "
+            f"attributes, send one remove per attribute path"
+        )
+    holder = doc.get(schema.id)
+    if not isinstance(holder, dict):
+        return
+    if required:
+        raise Mutability(f"the {schema.id} extension is required on {rt.name} resources")
+    for attr in schema.attributes:  # §3.5.2.2: required or immutable ones cannot go
+        if attr.name in holder:
+            _unassign(doc, Resolved(schema, attr, None, True))
+    doc.pop(schema.id, None)
+
+
+def _extension(rt: ResourceType, urn: str) -> tuple[Schema, bool]:
+    """Return the extension ``urn`` names and whether it is required, or raise ``InvalidPath``."""
+    canonical = URN_ALIASES.get(urn.lower(), urn).lower()
+    for schema, required in rt.extensions:
+        if schema.id.lower() == canonical:
+            return schema, required
+    served = ", ".join(schema.id for schema, _required in rt.extensions)
+    raise InvalidPath(
+        f"{urn} is not an extension of {rt.name} resources "
+        f"({f'theirs: {served}' if served else 'they have none'}); a path names an "
+        f"attribute, or an extension of the resource as a whole"
+    )
 
 
 def _apply_resolved(
@@ -268,13 +339,9 @@ def _apply_whole(doc: dict[str, Any], resolved: Resolved, op: OpName, value: Any
     assert container is not None
     current = container.get(attr.name)
     if attr.multi_valued:
-        items = _canon_many(attr, value)
-        if op == "add":
-            merged = list(current) if isinstance(current, list) else []
-            written = [item for item in _distinct(items) if item not in merged]
-            merged += written  # §3.5.2.1: a value already there is no change
-        else:
-            merged = written = _distinct(items)  # §3.5.2.3: "all values are replaced"
+        # §3.5.2.3: on replace "all values are replaced", so merging starts empty.
+        merged = list(current) if op == "add" and isinstance(current, list) else []
+        written = _merge_values(attr, merged, _canon_many(attr, value))
         _one_primary(attr, merged, written)
         new: Any = merged
     else:
@@ -555,12 +622,47 @@ def _unwrap_single(attr: Attribute, value: Any) -> Any:
     return value[0]
 
 
-def _distinct(items: list[Any]) -> list[Any]:
-    out: list[Any] = []
+def _merge_values(attr: Attribute, elements: list[Any], items: list[Any]) -> list[Any]:
+    """Add ``items`` to ``elements`` in place; return the elements written.
+
+    §3.5.2.1: "If the target location already contains the value specified, no
+    changes SHOULD be made". In roles and entitlements the value names the element
+    (``_KEYED_BY_VALUE``), so an item whose value an element has, and whose type
+    does not differ, updates that element rather than repeat it: Entra ID POSTs
+    roles as {primary, type, displayName, value} and PATCHes the same roles as
+    {value, displayName} (customize-application-attributes, "Provisioning a role to
+    a SCIM app": "The request formats in the PATCH and POST differ"). Elsewhere the
+    type is part of the value (RFC 7643 §2.4: it labels "the attribute's function"):
+    a work and a home email may share an address, so only exact repeats are dropped.
+    """
+    keyed = attr.name in _KEYED_BY_VALUE
+    written: list[Any] = []
     for item in items:
-        if item not in out:
-            out.append(item)
-    return out
+        if item in elements:
+            continue
+        index = _named_by_value(attr, elements, item) if keyed else None
+        if index is None:
+            elements.append(item)
+            written.append(item)
+        elif (updated := {**elements[index], **item}) != elements[index]:
+            _check_immutable_subs(attr, elements[index], updated)
+            elements[index] = updated
+            written.append(updated)
+    return written
+
+
+def _named_by_value(attr: Attribute, elements: list[Any], new: Any) -> int | None:
+    """Return the index of the element with ``new``'s value and no other type, if any."""
+    value_sub, type_sub = attr.sub_attribute("value"), attr.sub_attribute("type")
+    if not isinstance(new, dict) or new.get("value") is None or value_sub is None:
+        return None
+    for index, old in enumerate(elements):
+        if not isinstance(old, dict) or not _equal(value_sub, old.get("value"), new["value"]):
+            continue
+        mine, theirs = old.get("type"), new.get("type")
+        if type_sub is None or mine is None or theirs is None or _equal(type_sub, mine, theirs):
+            return index
+    return None
 
 
 def _one_primary(attr: Attribute, elements: list[Any], written: list[Any]) -> None:

@@ -62,8 +62,10 @@ def parse_path(text: str) -> PatchPath:
 
     Besides the RFC forms this accepts the one Microsoft prints in its Clarizen One
     provisioning tutorial, ``roles[primary eq "True".value]``, meaning
-    ``roles[primary eq "True"].value``. A bare schema URN is not a path (an operation
-    on a whole extension has no ``path``; its value is keyed by the URN instead).
-    Results are cached: the nodes are frozen.
+    ``roles[primary eq "True"].value``. A bare schema URN is no attribute path and
+    raises here too: a PATCH operation whose path names an extension as a whole is
+    recognised before this is called (``patch.py``, with ``filter.is_schema_urn``),
+    so that sorting, mappings and the rest never see one. Results are cached: the
+    nodes are frozen.
     """
     return _parse_path(text)

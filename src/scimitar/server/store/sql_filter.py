@@ -502,7 +502,8 @@ class _ResourceScope(_Scope):
         elements = self.collection(resolved)
         if elements is not None:
             return elements.match(node, resolved.sub)
-        return _compare(self.sql, self.source(resolved, str(node.path)), node.op, node.value)
+        source = self.source(_through_value(resolved), str(node.path))
+        return _compare(self.sql, source, node.op, node.value)
 
     def present(self, path: AttrPath) -> _Pred:
         resolved = self.resolve(path, InvalidFilter)
@@ -532,6 +533,21 @@ class _ResourceScope(_Scope):
             return _Json(place.child(sub.name), sub, f"{label}.{sub.name}")
 
         return _compile(node.filter, _SubScope(self.sql, attribute, label, source))
+
+
+def _through_value(resolved: Resolved) -> Resolved:
+    """Return a single complex attribute with a "value" (``manager``) as ``manager.value``.
+
+    The evaluator compares it so, as §3.4.2.2 does multi-valued ones (``emails co
+    "x"``); Entra ID sends ``manager eq "<id>"`` (tutorial use-scim-to-provision-
+    users-and-groups, "Example 4. Query the value of a reference attribute").
+    """
+    attribute = resolved.attribute
+    if resolved.sub is None and attribute.type == "complex":
+        value = attribute.sub_attribute("value")
+        if value is not None:
+            return replace(resolved, sub=value)
+    return resolved
 
 
 # -- the public functions -----------------------------------------------------------------
