@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 from test_users import USER
 
-from conftest import Scim
+from scimtest import Scim
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Scim
+from scimtest import Scim
 
 DATA = Path(__file__).parent / "data"
 COMPAT_DOC = Path(__file__).parents[2] / "docs" / "entra-compat.md"

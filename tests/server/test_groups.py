@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_users import patch_body
 
-from conftest import Scim
+from scimtest import Scim
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 

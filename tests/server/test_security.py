@@ -6,8 +6,8 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 from test_users import USER, patch_body
 
-from conftest import Scim, new_tenant
 from scimitar.server.tenants import list_keys, revoke_key
+from scimtest import Scim, new_tenant
 
 
 def test_requests_without_a_valid_key_are_401(app_client: TestClient, scim: Scim) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from conftest import Scim
 from scimitar.server.passwords import verify_password
 from scimitar.server.tables import users
+from scimtest import Scim
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
