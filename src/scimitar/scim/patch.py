@@ -4,7 +4,9 @@ Pure, no I/O. ``apply_patch`` works on a copy and validates the result as a POST
 would, so a request applies whole or not at all (§3.5.2: "A PATCH request,
 regardless of the number of operations, SHALL be treated as atomic"). Group members
 are rows of their own table, not document values: ``group_members.py`` separates the
-operations that touch them before ``apply_patch`` sees the rest.
+operations that touch them before ``apply_patch`` sees the rest. The rules for the
+values themselves (canonical forms, merging, ``primary``, immutability) are in
+``patch_values.py``.
 
 Microsoft Entra ID sends shapes the RFC does not describe; each is accepted where it
 is handled, citing the Entra docs "Tutorial: Develop and plan provisioning for a
@@ -16,7 +18,6 @@ transcribe.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,6 +34,18 @@ from scimitar.scim.errors import (
 )
 from scimitar.scim.evaluate import compile_element_filter
 from scimitar.scim.filter import is_schema_urn
+from scimitar.scim.patch_values import (
+    canon_many,
+    canon_single,
+    check_immutable,
+    check_immutable_subs,
+    clone,
+    complex_value,
+    equal_values,
+    merge_values,
+    one_primary,
+    unwrap_single,
+)
 from scimitar.scim.path import parse_path
 from scimitar.scim.resources import URN_ALIASES
 from scimitar.scim.schema import (
@@ -54,10 +67,6 @@ _OPS: dict[str, OpName] = {"add": "add", "replace": "replace", "remove": "remove
 # An ATTRNAME (RFC 7644 §3.4.2.2) or "$ref" needs no parser: most keys of a
 # path-less value are plain names, and this keeps them off the parser's path.
 _PLAIN_NAME = re.compile(r"\$?[A-Za-z][\w-]*")
-# RFC 7643 §4.1.2: a role "value" is "a String or label representing a collection of
-# entitlements", and an entitlement's value should "accurately and without ambiguity
-# determine what the user has access to": the value names the element.
-_KEYED_BY_VALUE = frozenset({"roles", "entitlements"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +158,7 @@ def apply_patch(
     schema URN, no ``id``/``meta``/``schemas``. The first failing operation raises
     its ``ScimError``, naming the operation, and ``doc`` is left as it was.
     """
-    work: dict[str, Any] = _clone(doc)
+    work: dict[str, Any] = clone(doc)
     for index, operation in enumerate(operations, 1):
         try:
             if operation.schema_urn is not None:
@@ -341,11 +350,11 @@ def _apply_whole(doc: dict[str, Any], resolved: Resolved, op: OpName, value: Any
     if attr.multi_valued:
         # §3.5.2.3: on replace "all values are replaced", so merging starts empty.
         merged = list(current) if op == "add" and isinstance(current, list) else []
-        written = _merge_values(attr, merged, _canon_many(attr, value))
-        _one_primary(attr, merged, written)
+        written = merge_values(attr, merged, canon_many(attr, value))
+        one_primary(attr, merged, written)
         new: Any = merged
     else:
-        new = _canon_single(attr, _unwrap_single(attr, value))
+        new = canon_single(attr, unwrap_single(attr, value))
         if (
             isinstance(current, dict)
             and isinstance(new, dict)
@@ -355,7 +364,7 @@ def _apply_whole(doc: dict[str, Any], resolved: Resolved, op: OpName, value: Any
             # new "value" (another manager) makes the old $ref and displayName wrong,
             # so then the given value replaces the whole of the old one.
             new = {**current, **new}
-    _check_immutable(attr, current, new)
+    check_immutable(attr, current, new)
     container[attr.name] = new
 
 
@@ -366,7 +375,7 @@ def _remove_listed(doc: dict[str, Any], resolved: Resolved, value: Any) -> None:
     current = container.get(attr.name) if container is not None else None
     if container is None or not isinstance(current, list):
         return
-    targets = _canon_many(attr, value)
+    targets = canon_many(attr, value)
     kept = [item for item in current if not any(_same_value(attr, item, t) for t in targets)]
     if not kept:
         _unassign(doc, resolved)
@@ -378,7 +387,7 @@ def _same_value(attr: Attribute, item: Any, target: Any) -> bool:
     if isinstance(item, dict) and isinstance(target, dict):
         sub = attr.sub_attribute("value")
         if sub is not None and "value" in target:
-            return _equal(sub, item.get("value"), target["value"])
+            return equal_values(sub, item.get("value"), target["value"])
         return all(item.get(name) == given for name, given in target.items())
     return bool(item == target)
 
@@ -394,7 +403,7 @@ def _apply_sub(doc: dict[str, Any], resolved: Resolved, sub: Attribute, value: A
         if value is not None:
             if not isinstance(current, dict):
                 current = container[attr.name] = {}
-            _set_sub(sub, current, _canon_single(sub, value))
+            _set_sub(sub, current, canon_single(sub, value))
         elif isinstance(current, dict):
             _unset_sub(sub, current)
             if not current:
@@ -403,7 +412,7 @@ def _apply_sub(doc: dict[str, Any], resolved: Resolved, sub: Attribute, value: A
     # Without a filter, emails.value addresses every value of emails.
     elements = current if isinstance(current, list) else []
     if value is not None and not elements:
-        container[attr.name] = [{sub.name: _canon_single(sub, value)}]
+        container[attr.name] = [{sub.name: canon_single(sub, value)}]
         return
     _edit_elements(doc, resolved, elements, elements, sub, value)
 
@@ -452,9 +461,9 @@ def _apply_filtered(
     seed = _seed(attr, path.value_filter)
     if seed is None:
         raise NoTarget(f"no value of {attr.name} matches the filter (RFC 7644 §3.5.2.3)")
-    created = {**seed, **_complex_value(attr, value if sub is None else {sub.name: value})}
+    created = {**seed, **complex_value(attr, value if sub is None else {sub.name: value})}
     container[attr.name] = elements = [*elements, created]
-    _one_primary(attr, elements, [created])
+    one_primary(attr, elements, [created])
 
 
 def _edit_elements(
@@ -475,26 +484,26 @@ def _edit_elements(
         if id(item) not in chosen_ids or not isinstance(item, dict):
             continue
         if sub is None:
-            new = _complex_value(attr, value)
+            new = complex_value(attr, value)
             if op == "add":
                 new = {**item, **new}
             elif value_filter is not None:
                 # §3.5.2.3 replaces matched values whole; the filter's eq terms are kept
                 # so the value stays where the client's filter found it.
                 new = {**(_seed(attr, value_filter) or {}), **new}
-            _check_immutable_subs(attr, item, new)
+            check_immutable_subs(attr, item, new)
             elements[index] = new
             written.append(new)
         elif value is None:
             _unset_sub(sub, item)
         else:
-            _set_sub(sub, item, _canon_single(sub, value))
+            _set_sub(sub, item, canon_single(sub, value))
             written.append(item)
     kept = [item for item in elements if item != {}]
     if not kept:
         _unassign(doc, resolved)
         return
-    _one_primary(attr, kept, written)
+    one_primary(attr, kept, written)
     container = _container(doc, resolved, create=True)
     assert container is not None
     container[attr.name] = kept
@@ -520,198 +529,13 @@ def _seed(attr: Attribute, node: Filter) -> dict[str, Any] | None:
         sub = attr.sub_attribute(node.path.attr) if plain else None
         if node.op != "eq" or sub is None or node.value is None:
             return None
-        return {sub.name: _canon_single(sub, node.value)}
+        return {sub.name: canon_single(sub, node.value)}
     if isinstance(node, And):
         left, right = _seed(attr, node.left), _seed(attr, node.right)
         if left is None or right is None or any(left.get(k, v) != v for k, v in right.items()):
             return None
         return {**left, **right}
     return None
-
-
-# --- values -------------------------------------------------------------------------
-
-
-def _canon_many(attr: Attribute, value: Any) -> list[Any]:
-    """Return the values given for a multi-valued attribute, canonicalized."""
-    items = [] if value is None else value if isinstance(value, list) else [value]
-    if attr.name == "roles":
-        items = [decoded for item in items for decoded in _decode_roles(item)]
-    return [_canon_single(attr, item) for item in items if item is not None]
-
-
-def _canon_single(attr: Attribute, value: Any) -> Any:
-    """Return one value of ``attr`` with canonical sub-attribute names and lenient types.
-
-    Read-only sub-attributes a client echoes back (members[].display) are dropped,
-    as RFC 7643 §2.2 has servers ignore them; ``normalize`` judges the rest.
-    """
-    if attr.type == "complex":
-        if isinstance(value, str) and attr.sub_attribute("value") is not None:
-            # Entra ID sends the manager as its bare id ("manager": "123456" in the
-            # tutorial's schema example).
-            return {"value": value}
-        if not isinstance(value, dict):
-            raise InvalidValue(f"{attr.name} takes an object of sub-attributes, not {value!r}")
-        out: dict[str, Any] = {}
-        for name, item in value.items():
-            sub = attr.sub_attribute(name)
-            if sub is None:
-                out[name] = _clone(item)
-            elif item is not None and sub.mutability != "readOnly":
-                out[sub.name] = _canon_single(sub, item)
-        return out
-    if attr.type == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
-        # Entra ID without aadOptscim062020 disables a user with "value": "False".
-        return value.lower() == "true"
-    return _clone(value)
-
-
-def _complex_value(attr: Attribute, value: Any) -> dict[str, Any]:
-    new = _canon_single(attr, value)
-    if not isinstance(new, dict):
-        raise InvalidValue(f"{attr.name}[…] takes an object of sub-attributes")
-    return new
-
-
-def _decode_roles(item: Any) -> list[Any]:
-    """Expand roles Entra ID sends JSON-encoded in a string, as ``normalize`` does.
-
-    Its app-role mappings PATCH [{"value": "{\\"id\\":\\"…\\",\\"value\\":\\"Admin\\",
-    \\"displayName\\":\\"Admin\\"}"}] ("The request formats in the PATCH and POST
-    differ": Entra docs, customize-application-attributes, "Provisioning a role to
-    a SCIM app"). Decoding before merging keeps a role sent again from doubling.
-    """
-    wrapper: dict[str, Any] = {}
-    encoded = item
-    if isinstance(item, dict):
-        wrapper = {k: v for k, v in item.items() if k.lower() != "value"}
-        encoded = next((v for k, v in item.items() if k.lower() == "value"), None)
-    if not isinstance(encoded, str) or not encoded.lstrip().startswith(("{", "[")):
-        return [item]
-    try:
-        decoded = json.loads(encoded)
-    except ValueError:
-        return [item]
-    objects = decoded if isinstance(decoded, list) else [decoded]
-    if not objects or not all(isinstance(obj, dict) for obj in objects):
-        return [item]
-    if len(objects) > 1:
-        wrapper = {k: v for k, v in wrapper.items() if k.lower() != "primary"}
-    roles = []
-    for obj in objects:
-        role = {**wrapper, **obj}
-        if "displayName" in role and not any(k.lower() == "display" for k in role):
-            role["display"] = role.pop("displayName")
-        role.pop("id", None)  # Entra's app role id is no sub-attribute of roles
-        roles.append(role)
-    return roles
-
-
-def _unwrap_single(attr: Attribute, value: Any) -> Any:
-    """Return the one value of a single-valued attribute sent as a list.
-
-    Entra ID sends {"op":"Add","path":"manager","value":[{"$ref":…,"value":"id"}]}
-    (tutorial, "Example 5. Request from Microsoft Entra ID to an SCIM endpoint to
-    update a user").
-    """
-    if not isinstance(value, list):
-        return value
-    if len(value) != 1:
-        raise InvalidValue(f"{attr.name} is single-valued; send one value, not {len(value)}")
-    return value[0]
-
-
-def _merge_values(attr: Attribute, elements: list[Any], items: list[Any]) -> list[Any]:
-    """Add ``items`` to ``elements`` in place; return the elements written.
-
-    §3.5.2.1: "If the target location already contains the value specified, no
-    changes SHOULD be made". In roles and entitlements the value names the element
-    (``_KEYED_BY_VALUE``), so an item whose value an element has, and whose type
-    does not differ, updates that element rather than repeat it: Entra ID POSTs
-    roles as {primary, type, displayName, value} and PATCHes the same roles as
-    {value, displayName} (customize-application-attributes, "Provisioning a role to
-    a SCIM app": "The request formats in the PATCH and POST differ"). Elsewhere the
-    type is part of the value (RFC 7643 §2.4: it labels "the attribute's function"):
-    a work and a home email may share an address, so only exact repeats are dropped.
-    """
-    keyed = attr.name in _KEYED_BY_VALUE
-    written: list[Any] = []
-    for item in items:
-        if item in elements:
-            continue
-        index = _named_by_value(attr, elements, item) if keyed else None
-        if index is None:
-            elements.append(item)
-            written.append(item)
-        elif (updated := {**elements[index], **item}) != elements[index]:
-            _check_immutable_subs(attr, elements[index], updated)
-            elements[index] = updated
-            written.append(updated)
-    return written
-
-
-def _named_by_value(attr: Attribute, elements: list[Any], new: Any) -> int | None:
-    """Return the index of the element with ``new``'s value and no other type, if any."""
-    value_sub, type_sub = attr.sub_attribute("value"), attr.sub_attribute("type")
-    if not isinstance(new, dict) or new.get("value") is None or value_sub is None:
-        return None
-    for index, old in enumerate(elements):
-        if not isinstance(old, dict) or not _equal(value_sub, old.get("value"), new["value"]):
-            continue
-        mine, theirs = old.get("type"), new.get("type")
-        if type_sub is None or mine is None or theirs is None or _equal(type_sub, mine, theirs):
-            return index
-    return None
-
-
-def _one_primary(attr: Attribute, elements: list[Any], written: list[Any]) -> None:
-    """Clear ``primary`` on the other values when a written value became primary.
-
-    RFC 7644 §3.5.2: a PATCH that "sets a value's "primary" sub-attribute to "true"
-    SHALL cause the server to automatically set "primary" to "false" for any other
-    values in the array".
-    """
-    chosen = {
-        id(item) for item in written if isinstance(item, dict) and item.get("primary") is True
-    }
-    if not chosen or attr.sub_attribute("primary") is None:
-        return
-    for item in elements:
-        if isinstance(item, dict) and item.get("primary") is True and id(item) not in chosen:
-            item["primary"] = False
-
-
-def _check_immutable(attr: Attribute, current: Any, new: Any) -> None:
-    # §3.5.2: "a client MAY "add" a value to an "immutable" attribute if the attribute
-    # had no previous value", and may not change one.
-    if attr.mutability == "immutable" and current not in (None, []) and current != new:
-        raise Mutability(f"{attr.name} is immutable")
-    if attr.type == "complex" and not attr.multi_valued:
-        _check_immutable_subs(attr, current, new)
-
-
-def _check_immutable_subs(attr: Attribute, old: Any, new: Any) -> None:
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return
-    for sub in attr.sub_attributes:
-        if sub.mutability == "immutable" and sub.name in old and old[sub.name] != new.get(sub.name):
-            raise Mutability(f"{attr.name}.{sub.name} is immutable")
-
-
-def _equal(attr: Attribute, left: Any, right: Any) -> bool:
-    if isinstance(left, str) and isinstance(right, str) and not attr.case_exact:
-        return left.casefold() == right.casefold()
-    return bool(left == right)
-
-
-def _clone(value: Any) -> Any:
-    """Copy a JSON value (much faster than ``copy.deepcopy`` on plain data)."""
-    if isinstance(value, dict):
-        return {key: _clone(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clone(item) for item in value]
-    return value
 
 
 def lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
