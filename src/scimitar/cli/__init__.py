@@ -21,6 +21,12 @@ COMMANDS: dict[str, str] = {
     "db": "scimitar.cli.db:db",
     "tenant": "scimitar.cli.tenants:tenant",
     "token": "scimitar.cli.tokens:token",
+    "directory": "scimitar.cli.directory:directory",
+    "app": "scimitar.cli.apps:app",
+    "sync": "scimitar.cli.sync:sync",
+    "provision": "scimitar.cli.sync:provision",
+    "logs": "scimitar.cli.logs:logs",
+    "demo": "scimitar.cli.demo:demo",
 }
 
 
@@ -59,4 +65,4 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="scimitar")
 def main() -> None:
-    """Open, self-hosted SCIM 2.0: a SCIM server for applications."""
+    """Open, self-hosted SCIM 2.0: a SCIM server and a provisioning engine."""
