@@ -31,6 +31,7 @@ from scimitar.provisioning.engine.state import Link, utcnow
 from scimitar.provisioning.engine.users import plan_users, resolve_managers, run_all
 from scimitar.provisioning.logs import LogEntry, purge_old_logs
 from scimitar.provisioning.mappings import ObjectType
+from scimitar.provisioning.notify import SmtpSettings, send_failure_email, send_quarantine_email
 from scimitar.provisioning.scim_client import ScimClient, TargetError
 from scimitar.provisioning.tables import provisioning_cycles
 
@@ -179,7 +180,29 @@ async def _run(
         _finish(engine, ctx, app_state, found.high_water, staged, quarantine_reason, summary)
     summary.quarantined = quarantine_reason is not None
     summary.quarantine_reason = quarantine_reason
+    if not dry_run and app.notifies:
+        _notify(app, summary)
     return summary
+
+
+def _notify(app: App, summary: Summary) -> None:
+    """E-mail the app's notification address when the cycle failed somewhere.
+
+    Seed, step 5: "Send an email notification when a failure occurs". Mail
+    trouble is logged by ``notify`` and never fails the cycle.
+    """
+    assert app.notification_email is not None
+    try:
+        smtp = SmtpSettings.from_env()
+    except ValueError as error:
+        log.warning("failure e-mail for %s not sent: %s", app.name, error)
+        return
+    if summary.quarantined and summary.quarantine_reason:
+        send_quarantine_email(smtp, app.notification_email, app.name, summary.quarantine_reason)
+    elif summary.failures:
+        send_failure_email(
+            smtp, app.notification_email, app.name, summary.to_json(), summary.failures
+        )
 
 
 def _all_failed(ctx: CycleContext) -> bool:

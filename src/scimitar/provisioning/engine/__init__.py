@@ -1,0 +1,1 @@
+"""The provisioning cycle: plan, match, write, and remember, one app at a time."""
