@@ -13,7 +13,8 @@ from scimitar.db.migrate import upgrade
 from scimitar.server.metrics import MULTIPROC_ENV
 from scimitar.settings import Settings
 
-APP_FACTORY = "scimitar.server.app:create_app_from_env"
+# Built by the runtime module: the SCIM target plus the provisioning scheduler.
+APP_FACTORY = "scimitar.runtime:create_app_from_env"
 # How long a SIGTERM/SIGINT waits for requests in flight before closing connections.
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
