@@ -1,4 +1,4 @@
-"""``scimitar serve``: the SCIM target, ``/healthz`` and ``/metrics`` on uvicorn."""
+"""``scimitar serve``: the SCIM target, health, metrics and the provisioning scheduler."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ from scimitar.settings import Settings
 )
 @database_option
 def serve(host: str, port: int, workers: int, access_log: bool, database_url: str) -> None:
-    """Serve the SCIM target at /scim/v2, with /healthz and /metrics.
+    """Serve the SCIM target at /scim/v2, with /healthz and /metrics, and run provisioning.
 
-    Brings the database schema up to date first. Stops gracefully on SIGTERM or Ctrl-C.
+    Apps that are on run their cycles on their interval (40 minutes by default);
+    SCIMITAR_SCHEDULER=off turns that off. Brings the database schema up to date
+    first. Stops gracefully on SIGTERM or Ctrl-C.
     """
     # Imported here: the web server stack is only needed by this command.
     from scimitar.server.serve import serve as run_server
