@@ -84,6 +84,13 @@ class CycleContext:
     _settled: set[tuple[str, str]] = field(default_factory=set)
     _memberships: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
     _pending: int = 0
+    # (object type, target id) -> the source object linked to it, for matching.
+    _owners: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for links in (self.user_links, self.group_links):
+            for link in links.values():
+                self._owners[(link.object_type, link.target_id)] = link.source_id
 
     @property
     def job_id(self) -> str:
@@ -126,15 +133,25 @@ class CycleContext:
         if self._pending >= FLUSH_EVERY:
             self.flush()
 
+    def owner(self, object_type: str, target_id: str) -> str | None:
+        """Return the source object linked to a target object, if any."""
+        return self._owners.get((object_type, target_id))
+
     def linked(self, link: Link) -> None:
+        self._disown(self.links(link.object_type).get(link.source_id))
         self.links(link.object_type)[link.source_id] = link
+        self._owners[(link.object_type, link.target_id)] = link.source_id
         self._links[(link.object_type, link.source_id)] = link
         self._pending += 1
 
     def unlinked(self, object_type: str, source_id: str) -> None:
-        self.links(object_type).pop(source_id, None)
+        self._disown(self.links(object_type).pop(source_id, None))
         self._links.pop((object_type, source_id), None)
         self._dropped.append((object_type, source_id))
+
+    def _disown(self, link: Link | None) -> None:
+        if link is not None and self.owner(link.object_type, link.target_id) == link.source_id:
+            del self._owners[(link.object_type, link.target_id)]
 
     def failed(self, object_type: str, source_id: str, error_code: str | None) -> None:
         self._escrow[(object_type, source_id)] = error_code

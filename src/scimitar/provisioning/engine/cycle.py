@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from scimitar.db.engine import read_transaction, write_transaction
 from scimitar.directory import store as directory
 from scimitar.directory.model import DirectoryGroup, DirectoryUser
+from scimitar.directory.tables import directory_users
 from scimitar.provisioning.apps import App, get_app, secret_token
 from scimitar.provisioning.engine import objects, state
 from scimitar.provisioning.engine.context import COUNTED, CycleContext, Progress
@@ -28,6 +29,7 @@ from scimitar.provisioning.engine.mapper import compile_mappings, matching_targe
 from scimitar.provisioning.engine.objects import Job
 from scimitar.provisioning.engine.scope import Entitlements
 from scimitar.provisioning.engine.state import Link, utcnow
+from scimitar.provisioning.engine.transform import MANAGER
 from scimitar.provisioning.engine.users import plan_users, resolve_managers, run_all
 from scimitar.provisioning.logs import LogEntry, purge_old_logs
 from scimitar.provisioning.mappings import ObjectType
@@ -52,6 +54,8 @@ class Summary:
     quarantine_reason: str | None = None
     failures: list[LogEntry] = field(default_factory=list)
     planned: list[LogEntry] = field(default_factory=list)
+    # Requests sent, by HTTP method: a dry run shows only GETs here.
+    requests_by_method: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +87,8 @@ class Candidates:
     # Each group's desired members (user source ids), for the groups that matter.
     members: dict[str, set[str]]
     high_water: int
+    # Provision on demand: the user and its memberships, never a group's deletion.
+    on_demand: bool = False
 
 
 def run_cycle(
@@ -150,10 +156,11 @@ async def _run(
             else:
                 found = _candidates(conn, ctx, app_state, initial)
             ctx.written_members = state.load_memberships(conn, app.id, found.group_ids)
-            staged = state.load_staged(conn, app.id)
+            # On demand is about one user: held-back deletions wait for a real cycle.
+            staged = state.load_staged(conn, app.id) if only_user is None else []
         quarantine_reason = None
         try:
-            await _phases(ctx, found, staged, app_state.deletes_released)
+            await _phases(ctx, found, staged, app_state.deletes_released and only_user is None)
         except TargetError as error:
             if not error.stops_cycle:
                 raise
@@ -168,6 +175,7 @@ async def _run(
         time.perf_counter() - started,
         failures=ctx.failures,
         planned=ctx.planned,
+        requests_by_method=dict(client.requests_by_method),
     )
     if quarantine_reason is None and _all_failed(ctx):
         quarantine_reason = (
@@ -236,6 +244,10 @@ def _candidates(
         # A user who joined or left a group changes that group's membership.
         for containing in directory.groups_containing(conn, list(user_ids)).values():
             group_ids.update(containing)
+        # A user the target does not hold yet may be created now: its reports, linked
+        # in earlier cycles, can name it as their manager only from this cycle on.
+        if any(m.target == MANAGER for m in ctx.settings.mappings.get("user", ())):
+            user_ids |= _reports(conn, [u for u in user_ids if u not in ctx.user_links])
         users = directory.users_by_ids(conn, list(user_ids))
         groups = directory.groups_by_ids(conn, list(group_ids))
     members = {
@@ -243,6 +255,20 @@ def _candidates(
         for group_id in groups
     }
     return Candidates(users, user_ids, groups, group_ids, members, high_water)
+
+
+def _reports(conn: Connection, manager_ids: list[str]) -> set[str]:
+    """Return the users whose manager is one of ``manager_ids``."""
+    if not manager_ids:
+        return set()
+    wanted = set(manager_ids)
+    # manager_id has no index: one pass over the users who have a manager, not one per chunk.
+    rows = conn.execute(
+        select(directory_users.c.object_id, directory_users.c.manager_id).where(
+            directory_users.c.manager_id.is_not(None)
+        )
+    )
+    return {object_id for object_id, manager_id in rows if manager_id in wanted}
 
 
 def _one_user(conn: Connection, ctx: CycleContext, upn: str) -> Candidates:
@@ -270,6 +296,7 @@ def _one_user(conn: Connection, ctx: CycleContext, upn: str) -> Candidates:
         set(groups),
         members,
         directory.current_seq(conn),
+        on_demand=True,
     )
 
 
@@ -306,24 +333,26 @@ async def _phases(
         settings.scoping_filters.get("group", []),
         found.members,
     )
-    removals = user_plan.removals + group_removals
-    if released:
-        # `app allow-deletes`: what was held back last time goes now, with the rest.
-        removals += _staged_removals(ctx, staged, removals)
+    removals = user_plan.removals + ([] if found.on_demand else group_removals)
+    # What the threshold held back last time is still owed: an incremental cycle would
+    # not see it again. It goes with this cycle's removals (`app allow-deletes` lets
+    # them all through), or is held back again with them.
+    removals += _staged_removals(ctx, staged, removals, found, released)
     held = _over_threshold(ctx, removals, released)
     ctx.total = (
-        len(user_plan.managers_first)
+        sum(map(len, user_plan.managers_first))
         + len(user_plan.upserts)
         + len(user_plan.skips)
         + len(group_upserts)
         + len(removals)
     )
     await run_all(user_plan.skips)
-    await run_all(user_plan.managers_first)
+    for level in user_plan.managers_first:
+        await run_all(level)
     await run_all(user_plan.upserts)
     await resolve_managers(ctx, user_plan.managers)
     await run_all(group_upserts)
-    await sync_memberships(ctx, in_scope_groups, found.members)
+    await sync_memberships(ctx, in_scope_groups, found.members, found.groups)
     for job, link, action, reason in removals:
         if held:
             objects.staged(ctx, job, link, action, reason)
@@ -342,15 +371,22 @@ def _staged_removals(
     ctx: CycleContext,
     staged: list[tuple[str, str, str]],
     planned: list[tuple[Job, Link, str, str]],
+    found: Candidates,
+    released: bool,
 ) -> list[tuple[Job, Link, str, str]]:
+    """The held-back removals still owed: not for objects this cycle has decided afresh."""
     seen = {(job.object_type, job.source_id) for job, *_rest in planned}
+    decided = {("user", s) for s in found.user_ids} | {("group", s) for s in found.group_ids}
+    why = "released by `app allow-deletes`" if released else "held back by an earlier cycle"
     extra = []
     for object_type, source_id, action in staged:
         kind: ObjectType = "group" if object_type == "group" else "user"
         link = ctx.links(kind).get(source_id)
-        if link is not None and (kind, source_id) not in seen:
-            job = Job(kind, source_id, source_id)
-            extra.append((job, link, action, "released by `app allow-deletes`"))
+        # An object back in scope since (a candidate now) is not removed after all.
+        if link is None or (kind, source_id) in seen or (kind, source_id) in decided:
+            continue
+        display = link.written.get("userName") or link.written.get("displayName") or source_id
+        extra.append((Job(kind, source_id, str(display)), link, action, why))
     return extra
 
 

@@ -57,6 +57,8 @@ def plan_groups(
         if group is None:
             if link is not None and may_delete:
                 removals.append((job, link, "delete", "the group was deleted from the directory"))
+            else:
+                ctx.settled("group", source_id)  # nothing owed: an escrowed retry ends here
             continue
         decision = decide_group(group, ctx.entitlements, scope_all=scope_all, filters=filters)
         if decision.in_scope:
@@ -70,6 +72,8 @@ def plan_groups(
         elif link is not None and may_delete and not ctx.settings.skip_out_of_scope_deletions:
             job.step("scoping", "success", f"out of scope: {decision.reason}")
             removals.append((job, link, "delete", decision.reason))
+        else:
+            ctx.settled("group", source_id)  # nothing owed: an escrowed retry ends here
     return upserts, removals, in_scope
 
 
@@ -107,7 +111,10 @@ def _upsert(
 
 
 async def sync_memberships(
-    ctx: CycleContext, group_ids: set[str], desired_members: dict[str, set[str]]
+    ctx: CycleContext,
+    group_ids: set[str],
+    desired_members: dict[str, set[str]],
+    groups: dict[str, DirectoryGroup],
 ) -> None:
     """Add and remove members so each group matches the directory (linked users only)."""
     for group_id in sorted(group_ids):
@@ -124,13 +131,14 @@ async def sync_memberships(
         if stale and not ctx.dry_run:
             ctx.memberships(group_id, [], stale)
         if added or removed:
-            await _patch_members(ctx, link, added, removed)
+            await _patch_members(
+                ctx, _job(groups.get(group_id), group_id, link), link, added, removed
+            )
 
 
 async def _patch_members(
-    ctx: CycleContext, link: Link, added: list[str], removed: list[str]
+    ctx: CycleContext, job: Job, link: Link, added: list[str], removed: list[str]
 ) -> None:
-    job = Job("group", link.source_id, str(link.written.get("displayName") or link.source_id))
     modified = [("members", f"-{len(removed)}", f"+{len(added)}")]
     if "update" not in ctx.settings.allowed_actions.get("group", ()):
         ctx.record(

@@ -158,6 +158,13 @@ async def match(
             return None, False
         if found:
             target_id = str(found[0]["id"])
+            holder = ctx.owner(job.object_type, target_id)
+            if holder is not None and holder != job.source_id:
+                # Another source object owns it: one being deleted (a user re-created
+                # with the same userName), or renamed away from this value. Linking it
+                # twice would let that one's removal delete this one's target object.
+                _duplicate_source(ctx, job, query, target_id, holder)
+                return None, False
             job.step("matching", "success", f"matched target object {target_id} by {query}")
             written = extract_flat(resource_type, found[0], list(flat))
             return Link(
@@ -165,6 +172,25 @@ async def match(
             ), True
         job.step("matching", "success", f"no target object matches {query}")
     return None, True
+
+
+def _duplicate_source(ctx: CycleContext, job: Job, query: str, target_id: str, holder: str) -> None:
+    job.step("matching", "failure", f"target object {target_id} matches {query}")
+    ctx.failed(job.object_type, job.source_id, "DuplicateSourceEntries")
+    ctx.record(
+        key=job.key,
+        entry=log(
+            ctx,
+            job,
+            "other",
+            "failure",
+            error_code="DuplicateSourceEntries",
+            reason=f"the target object {target_id} that matches {query} is linked to another "
+            f"directory object ({holder}); retried next cycle, once that object's change "
+            "(a deletion or a rename) has reached the target",
+        ),
+        counted="failure",
+    )
 
 
 async def create(
@@ -234,10 +260,10 @@ async def update(
     outside the engine's control.
     """
     old = link.written
-    desired = {
-        **{k: v for k, v in old.items() if k not in flat and k in _create_only(ctx, job)},
-        **flat,
-    }
+    # A target this flow leaves out (IgnoreFlowIfNullOrEmpty fired, an on-create-only
+    # mapping, a mapping since removed) keeps what was written: the engine stops
+    # writing it, it does not clear it. Only a mapped null clears an attribute.
+    desired = {**old, **flat}
     operations = patch_operations(old, desired)
     if reactivate and desired.get("active") is not True:
         operations.append({"op": "replace", "path": "active", "value": True})
@@ -302,11 +328,6 @@ async def update(
         counted="update",
     )
     return new_link
-
-
-def _create_only(ctx: CycleContext, job: Job) -> set[str]:
-    mappings = ctx.settings.mappings.get(job.object_type, ())
-    return {m.target for m in mappings if m.apply_on == "create"}
 
 
 async def disable(ctx: CycleContext, job: Job, link: Link, reason: str) -> None:

@@ -32,9 +32,10 @@ class UserPlan:
     """The users phase's decisions: work to run, and deletions the guard may hold."""
 
     upserts: list[Work]
-    # Users who manage other candidates go first, so most reports can name their
-    # manager in the same request that creates them.
-    managers_first: list[Work]
+    # Users who manage other candidates go first, top of the hierarchy first (one
+    # list per level), so reports can name their manager in the request that creates
+    # them rather than in a PATCH after it.
+    managers_first: list[list[Work]]
     removals: list[tuple[Job, Link, str, str]]  # (job, link, "disable"|"delete", reason)
     skips: list[Work]
     managers: dict[str, str | None]  # in-scope user -> its manager's source id
@@ -73,6 +74,8 @@ def plan_users(
                     plan.removals.append(
                         (job, link, "delete", "the user was deleted from the directory")
                     )
+                    continue
+            ctx.settled("user", source_id)  # nothing owed: an escrowed retry ends here
             continue
         job.step("import", "success", f"read {user.user_principal_name} from the directory")
         decision = decide_user(user, ctx.entitlements, scope_all=scope_all, filters=filters)
@@ -86,7 +89,13 @@ def plan_users(
             if maps_manager:
                 plan.managers[source_id] = user.manager_id
             work = _upsert(ctx, job, user, link, decision, compiled, matching)
-            (plan.managers_first if source_id in manager_ids else plan.upserts).append(work)
+            if source_id in manager_ids:
+                level = _level(users, manager_ids, source_id)
+                while len(plan.managers_first) <= level:
+                    plan.managers_first.append([])
+                plan.managers_first[level].append(work)
+            else:
+                plan.upserts.append(work)
         elif link is not None and link.state == "active":
             if ctx.settings.skip_out_of_scope_deletions or not may_delete:
                 why = (
@@ -100,7 +109,21 @@ def plan_users(
                 plan.removals.append((job, link, "disable", decision.reason))
         elif link is None and decision.notable:
             plan.skips.append(_skip(ctx, job, decision.reason, decision.error_code))
+        else:
+            ctx.settled("user", source_id)  # nothing owed: an escrowed retry ends here
     return plan
+
+
+def _level(users: dict[str, DirectoryUser], manager_ids: set[str | None], source_id: str) -> int:
+    """Count the managers above ``source_id`` that this cycle also handles (cycles end it)."""
+    seen = {source_id}
+    level = 0
+    above = users[source_id].manager_id
+    while above in manager_ids and above in users and above not in seen:
+        seen.add(above)
+        level += 1
+        above = users[above].manager_id
+    return level
 
 
 def _manager_reference(
