@@ -91,8 +91,21 @@ def test_adding_and_removing_members_at_once(team: World) -> None:
     summary = team.cycle()
 
     assert counts(summary) == {"update": 1, "unchanged": 2}
-    assert summary.requests_by_method == {"PATCH": 2}  # the adds, then the removes
+    assert summary.requests_by_method == {"PATCH": 1}  # the add and the remove together
     assert team.member_names("Team") == set(PEOPLE[1:])
+
+
+def test_a_rename_and_a_member_change_are_one_patch_and_one_entry(team: World) -> None:
+    team.group("Team", PEOPLE, displayName="Dream Team")
+
+    summary = team.cycle()
+
+    assert counts(summary) == {"update": 1, "unchanged": 1}
+    assert summary.requests_by_method == {"PATCH": 1}
+    assert team.member_names("Dream Team") == set(PEOPLE)
+    (entry,) = team.logs(action="update")
+    assert {p.display_name for p in entry.modified_properties} == {"displayName", "members"}
+    assert team.cycle().requests == 0
 
 
 def test_a_new_user_joining_an_assigned_group_is_created_and_added(team: World) -> None:

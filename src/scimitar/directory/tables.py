@@ -40,7 +40,8 @@ directory_users = Table(
     Column("user_principal_name", String(512), nullable=False),
     Column("upn_key", String(512), nullable=False, unique=True),  # casefolded UPN
     Column("account_enabled", Boolean, nullable=False),
-    Column("manager_id", String(64), nullable=True),  # another user's object_id
+    # Another user's object_id; indexed: deleting a manager looks up its reports.
+    Column("manager_id", String(64), nullable=True, index=True),
     # Every attribute, Entra's names (mail, givenName, …) plus any extra a file brings.
     Column("attributes", Document, nullable=False),
     Column("deleted_at", DateTime(timezone=True), nullable=True),

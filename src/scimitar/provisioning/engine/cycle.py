@@ -24,7 +24,7 @@ from scimitar.directory.tables import directory_users
 from scimitar.provisioning.apps import App, get_app, secret_token
 from scimitar.provisioning.engine import objects, state
 from scimitar.provisioning.engine.context import COUNTED, CycleContext, Progress
-from scimitar.provisioning.engine.groups import plan_groups, sync_memberships
+from scimitar.provisioning.engine.groups import plan_groups
 from scimitar.provisioning.engine.mapper import compile_mappings, matching_targets
 from scimitar.provisioning.engine.objects import Job
 from scimitar.provisioning.engine.scope import Entitlements
@@ -324,7 +324,7 @@ async def _phases(
         matching_targets(user_mappings),
         settings.scoping_filters.get("user", []),
     )
-    group_upserts, group_removals, in_scope_groups = plan_groups(
+    group_upserts, group_removals = plan_groups(
         ctx,
         found.groups,
         found.group_ids if groups_on else set(),
@@ -352,7 +352,6 @@ async def _phases(
     await run_all(user_plan.upserts)
     await resolve_managers(ctx, user_plan.managers)
     await run_all(group_upserts)
-    await sync_memberships(ctx, in_scope_groups, found.members, found.groups)
     for job, link, action, reason in removals:
         if held:
             objects.staged(ctx, job, link, action, reason)

@@ -18,7 +18,7 @@ from scimitar.provisioning.engine.objects import Job
 from scimitar.provisioning.engine.scope import decide_group
 from scimitar.provisioning.engine.state import Link
 from scimitar.provisioning.engine.users import Work
-from scimitar.provisioning.scim_client import NotFoundError, TargetError
+from scimitar.provisioning.scim_client import TargetError
 from scimitar.provisioning.scoping import ScopingFilter
 from scimitar.scim.filter import render_value
 from scimitar.scim.resources import GROUP
@@ -43,13 +43,12 @@ def plan_groups(
     matching: list[str],
     filters: Sequence[ScopingFilter],
     desired_members: dict[str, set[str]],
-) -> tuple[list[Work], list[tuple[Job, Link, str, str]], set[str]]:
-    """Return (upserts, removals, in-scope group ids)."""
+) -> tuple[list[Work], list[tuple[Job, Link, str, str]]]:
+    """Return (upserts, removals)."""
     scope_all = ctx.settings.scope == "all"
     may_delete = "delete" in ctx.settings.allowed_actions.get("group", ())
     upserts: list[Work] = []
     removals: list[tuple[Job, Link, str, str]] = []
-    in_scope: set[str] = set()
     for source_id in sorted(candidates):
         group = groups.get(source_id)
         link = ctx.group_links.get(source_id)
@@ -62,7 +61,6 @@ def plan_groups(
             continue
         decision = decide_group(group, ctx.entitlements, scope_all=scope_all, filters=filters)
         if decision.in_scope:
-            in_scope.add(source_id)
             job.step("scoping", "success", "in scope")
             upserts.append(
                 _upsert(
@@ -74,7 +72,7 @@ def plan_groups(
             removals.append((job, link, "delete", decision.reason))
         else:
             ctx.settled("group", source_id)  # nothing owed: an escrowed retry ends here
-    return upserts, removals, in_scope
+    return upserts, removals
 
 
 def _upsert(
@@ -98,122 +96,90 @@ def _upsert(
                 return
             if current is not None:
                 ctx.linked(current)
+        # Users are all linked by now (they go first), so members are known.
+        desired = sorted(m for m in members if m in ctx.user_links)
+        body_members = {"members": [{"value": ctx.user_links[m].target_id} for m in desired]}
         if current is None:
-            linked = sorted(m for m in members if m in ctx.user_links)
-            extra = {"members": [{"value": ctx.user_links[m].target_id} for m in linked]}
-            created = await objects.create(ctx, job, GROUP, flat, extra)
-            if created is not None and linked:
-                ctx.memberships(group.object_id, linked, [])
-        else:
-            await objects.update(ctx, job, GROUP, current, flat)
+            created = await objects.create(ctx, job, GROUP, flat, body_members)
+            if created is not None and desired:
+                ctx.memberships(group.object_id, desired, [])
+            return
+        await _update(ctx, job, group.object_id, current, flat, desired, body_members)
 
     return work
 
 
-async def sync_memberships(
+async def _update(
     ctx: CycleContext,
-    group_ids: set[str],
-    desired_members: dict[str, set[str]],
-    groups: dict[str, DirectoryGroup],
+    job: Job,
+    group_id: str,
+    link: Link,
+    flat: dict[str, Any],
+    desired: list[str],
+    body_members: dict[str, Any],
 ) -> None:
-    """Add and remove members so each group matches the directory (linked users only)."""
-    for group_id in sorted(group_ids):
-        link = ctx.group_links.get(group_id)
-        if link is None:
-            continue
-        written = ctx.written_members.get(group_id, set())
-        desired = {m for m in desired_members.get(group_id, set()) if m in ctx.user_links}
-        # Members the engine wrote but no longer links were deleted with their user.
-        written_live = {m for m in written if m in ctx.user_links}
-        added = sorted(desired - written_live)
-        removed = sorted(written_live - desired)
-        stale = sorted(written - written_live)
-        if stale and not ctx.dry_run:
-            ctx.memberships(group_id, [], stale)
-        if added or removed:
-            await _patch_members(
-                ctx, _job(groups.get(group_id), group_id, link), link, added, removed
-            )
+    """Update a group's attributes and members in one PATCH (more only for big changes).
+
+    One request and one log entry per group and cycle, as Entra logs it; member
+    changes beyond ``MEMBER_BATCH`` follow in further PATCHes of that size.
+    """
+    written = ctx.written_members.get(group_id, set())
+    # Members the engine wrote but no longer links were deleted with their user.
+    written_live = {m for m in written if m in ctx.user_links}
+    stale = sorted(written - written_live)
+    if stale and not ctx.dry_run:
+        ctx.memberships(group_id, [], stale)
+    added = sorted(set(desired) - written_live)
+    removed = sorted(written_live - set(desired))
+    batches = _member_batches(ctx, added, removed)
+    first_operations, first_added, first_removed = batches[0] if batches else ([], [], [])
+    changed = [("members", f"-{len(removed)}", f"+{len(added)}")] if batches else []
+    updated = await objects.update(
+        ctx,
+        job,
+        GROUP,
+        link,
+        flat,
+        extra=first_operations,
+        extra_modified=changed,
+        recreate_with=body_members,
+    )
+    if updated is None or updated is link:  # failed, unchanged, skipped or a dry run
+        return
+    if updated.target_id != link.target_id:  # re-created, with every member in its body
+        ctx.memberships(group_id, desired, sorted(written_live - set(desired)))
+        return
+    ctx.memberships(group_id, first_added, first_removed)
+    for operations, batch_added, batch_removed in batches[1:]:
+        try:
+            await ctx.client.patch("Groups", link.target_id, operations)
+        except TargetError as error:
+            objects.fail(ctx, job, "update", error, link.target_id)
+            return
+        # Recorded as each batch lands: progress survives a failure half-way.
+        ctx.memberships(group_id, batch_added, batch_removed)
 
 
-async def _patch_members(
-    ctx: CycleContext, job: Job, link: Link, added: list[str], removed: list[str]
-) -> None:
-    modified = [("members", f"-{len(removed)}", f"+{len(added)}")]
-    if "update" not in ctx.settings.allowed_actions.get("group", ()):
-        ctx.record(
-            key=job.key,
-            entry=objects.log(
-                ctx,
-                job,
-                "update",
-                "skipped",
-                target_id=link.target_id,
-                reason="the app does not allow update for groups",
-            ),
-            counted="skipped",
-            progress=False,
-        )
-        return
-    if ctx.dry_run:
-        ctx.record(
-            key=job.key,
-            entry=objects.log(
-                ctx,
-                job,
-                "update",
-                "success",
-                target_id=link.target_id,
-                modified=modified,
-                reason=f"dry run: {len(added)} member(s) would be added and {len(removed)} removed",
-            ),
-            counted=_recount(ctx, job),
-            progress=False,
-        )
-        return
+def _member_batches(
+    ctx: CycleContext, added: list[str], removed: list[str]
+) -> list[tuple[list[dict[str, Any]], list[str], list[str]]]:
+    """PATCH operations for member changes, at most ``MEMBER_BATCH`` members per request."""
+    changes = [("add", m) for m in added] + [("remove", m) for m in removed]
     batches: list[tuple[list[dict[str, Any]], list[str], list[str]]] = []
-    for begin in range(0, len(added), MEMBER_BATCH):
-        chunk = added[begin : begin + MEMBER_BATCH]
-        values = [{"value": ctx.user_links[m].target_id} for m in chunk]
-        batches.append(([{"op": "add", "path": "members", "value": values}], chunk, []))
-    for begin in range(0, len(removed), MEMBER_BATCH):
-        chunk = removed[begin : begin + MEMBER_BATCH]
-        operations = [
+    for begin in range(0, len(changes), MEMBER_BATCH):
+        chunk = changes[begin : begin + MEMBER_BATCH]
+        adds = [m for kind, m in chunk if kind == "add"]
+        removes = [m for kind, m in chunk if kind == "remove"]
+        operations: list[dict[str, Any]] = []
+        if adds:
+            values = [{"value": ctx.user_links[m].target_id} for m in adds]
+            operations.append({"op": "add", "path": "members", "value": values})
+        operations += [
             {
                 "op": "remove",
                 "path": f"members[value eq {render_value(ctx.user_links[m].target_id)}]",
             }
-            for m in chunk
+            for m in removes
         ]
-        batches.append((operations, [], chunk))
-    done_added: list[str] = []
-    done_removed: list[str] = []
-    try:
-        # One PATCH per batch, recorded as it lands: progress survives a failure half-way.
-        for operations, batch_added, batch_removed in batches:
-            await ctx.client.patch("Groups", link.target_id, operations)
-            done_added += batch_added
-            done_removed += batch_removed
-    except NotFoundError:
-        ctx.unlinked("group", link.source_id)
-        return
-    except TargetError as error:
-        ctx.memberships(link.source_id, done_added, done_removed)
-        objects.fail(ctx, job, "update", error, link.target_id)
-        return
-    ctx.memberships(link.source_id, done_added, done_removed)
-    job.step("export", "success", f"added {len(added)} and removed {len(removed)} member(s)")
-    ctx.settled("group", link.source_id)
-    ctx.record(
-        key=job.key,
-        entry=objects.log(
-            ctx, job, "update", "success", target_id=link.target_id, modified=modified
-        ),
-        counted=_recount(ctx, job),
-        progress=False,
-    )
-
-
-def _recount(ctx: CycleContext, job: Job) -> str:
-    # A group created this cycle and then given members is still one creation.
-    return "create" if ctx.outcomes.get(job.key) == "create" else "update"
+        batches.append((operations, adds, removes))
+    return batches

@@ -253,11 +253,16 @@ async def update(
     flat: dict[str, Any],
     *,
     reactivate: bool = False,
+    extra: Sequence[dict[str, Any]] = (),
+    extra_modified: Sequence[tuple[str, Any, Any]] = (),
+    recreate_with: dict[str, Any] | None = None,
 ) -> Link | None:
     """Send only what changed since the last write; an unchanged object costs nothing.
 
-    A target object that has disappeared (404) is created again, as it was lost
-    outside the engine's control.
+    ``extra`` operations (a group's member changes) ride in the same PATCH and
+    the same log entry. A target object that has disappeared (404) is created
+    again, with ``recreate_with`` in its body, as it was lost outside the engine's
+    control.
     """
     old = link.written
     # A target this flow leaves out (IgnoreFlowIfNullOrEmpty fired, an on-create-only
@@ -268,6 +273,7 @@ async def update(
     if reactivate and desired.get("active") is not True:
         operations.append({"op": "replace", "path": "active", "value": True})
         desired["active"] = True
+    operations += extra
     if not operations:
         ctx.settled(job.object_type, job.source_id)
         ctx.record(key=job.key, entry=None, counted="unchanged")
@@ -286,9 +292,9 @@ async def update(
             counted="skipped",
         )
         return link
-    modified = changed_properties(old, desired)
+    modified = [*changed_properties(old, desired), *extra_modified]
     if ctx.dry_run:
-        job.step("export", "skipped", f"dry run: {len(operations)} attribute(s) would change")
+        job.step("export", "skipped", f"dry run: {len(operations)} operation(s) would be sent")
         ctx.record(
             key=job.key,
             entry=log(
@@ -312,7 +318,7 @@ async def update(
             f"target object {link.target_id} no longer exists; creating it again",
         )
         ctx.unlinked(job.object_type, job.source_id)
-        return await create(ctx, job, resource_type, desired)
+        return await create(ctx, job, resource_type, desired, recreate_with)
     except TargetError as error:
         fail(ctx, job, "update", error, link.target_id)
         return None
