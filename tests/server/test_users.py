@@ -185,3 +185,24 @@ def test_password_is_stored_hashed_and_never_returned(scim: Scim, engine: Engine
     with engine.connect() as conn:
         after = conn.execute(select(users.c.doc).where(users.c.id == user["id"])).scalar_one()
     assert after["password"] == doc["password"]
+
+
+def test_indexed_eq_filters_page_and_count_like_any_other(scim: Scim) -> None:
+    # userName/externalId/id eq take a prepared index lookup: same answers as the
+    # general filter path, paging and totals included.
+    for n in range(3):
+        scim.create_user(f"shared{n}@example.com", externalId="same-ext")
+    one_of_three = scim.get(
+        "/Users", params={"filter": 'externalId eq "same-ext"', "count": 1, "startIndex": 2}
+    ).json()
+    assert one_of_three["totalResults"] == 3
+    assert len(one_of_three["Resources"]) == 1
+    beyond = scim.get(
+        "/Users", params={"filter": 'userName eq "SHARED1@example.com"', "startIndex": 2}
+    ).json()
+    assert (beyond["totalResults"], beyond["Resources"]) == (1, [])
+    case_exact = scim.get("/Users", params={"filter": 'externalId eq "SAME-EXT"'}).json()
+    assert case_exact["totalResults"] == 0  # externalId is caseExact (RFC 7643 §3.1)
+    user_id = one_of_three["Resources"][0]["id"]
+    by_id = scim.get("/Users", params={"filter": f'id eq "{user_id}"'}).json()
+    assert [r["id"] for r in by_id["Resources"]] == [user_id]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import anyio
 from sqlalchemy import Connection, Engine
 
-from scimitar.db.engine import read_transaction, write_transaction
+from scimitar.db.engine import is_sqlite, read_transaction, write_transaction
 from scimitar.scim.ast import AttrPath, Filter
 from scimitar.scim.errors import InvalidValue, PreconditionFailed
 from scimitar.scim.evaluate import element_matches
@@ -69,11 +69,17 @@ class ScimService:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite answers in microseconds from this very process: handing the call to a
+        # thread costs more than the call, and the two threads would fight over the
+        # GIL. PostgreSQL waits on the network, so its calls go to worker threads.
+        self._inline = is_sqlite(engine)
         # As many threads as pooled connections: more would only queue for one.
         self._limiter = anyio.CapacityLimiter(engine.pool.size())  # type: ignore[attr-defined]
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a blocking operation of this service in a worker thread."""
+        """Run a blocking operation of this service: inline on SQLite, else in a thread."""
+        if self._inline:
+            return function(*args)
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
     @contextmanager
@@ -220,7 +226,10 @@ def create_in(
     resource = resources.insert(conn, kind, principal.tenant_id, doc)
     if member_ids:
         members.add(conn, principal.tenant_id, resource.id, member_ids)
-    _load_derived(conn, kind, [resource], wanted)
+    if kind is USERS:
+        resource.groups = []  # nobody can have added a user created a moment ago to a group
+    else:
+        _load_derived(conn, kind, [resource], wanted)
     return resource
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, literal, select, union_all, update
+from sqlalchemy import Connection, bindparam, delete, func, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import BindParameter
 
 from scimitar.scim.errors import InvalidValue
 from scimitar.server.store.resources import now
@@ -18,6 +19,42 @@ from scimitar.server.tables import group_members, groups, users
 
 # Bound parameters per statement: well under SQLite's and psycopg's limits.
 _CHUNK = 500
+
+
+# Built once: statement construction costs more than running these on SQLite.
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_RESOLVE = union_all(
+    select(users.c.id, literal("User")).where(
+        users.c.tenant_id == bindparam("tenant"), users.c.id.in_(_IDS)
+    ),
+    select(groups.c.id, literal("Group")).where(
+        groups.c.tenant_id == bindparam("tenant"), groups.c.id.in_(_IDS)
+    ),
+)
+_REMOVE = delete(group_members).where(
+    group_members.c.group_id == bindparam("group"), group_members.c.member_id.in_(_IDS)
+)
+_MEMBERS_OF = (
+    select(
+        group_members.c.group_id,
+        group_members.c.member_id,
+        group_members.c.member_type,
+        func.coalesce(users.c.display_name, users.c.user_name, groups.c.display_name),
+    )
+    .select_from(
+        group_members.outerjoin(users, users.c.id == group_members.c.member_id).outerjoin(
+            groups, groups.c.id == group_members.c.member_id
+        )
+    )
+    .where(group_members.c.group_id.in_(_IDS))
+    .order_by(group_members.c.group_id, group_members.c.member_id)
+)
+_GROUPS_OF = (
+    select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+    .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
+    .where(group_members.c.member_id.in_(_IDS))
+    .order_by(group_members.c.member_id, groups.c.id)
+)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -34,16 +71,7 @@ def resolve_member_types(conn: Connection, tenant_id: int, ids: Sequence[str]) -
     found: dict[str, str] = {}
     unique = list(dict.fromkeys(ids))
     for chunk in _chunks(unique):
-        rows = conn.execute(
-            union_all(
-                select(users.c.id, literal("User")).where(
-                    users.c.tenant_id == tenant_id, users.c.id.in_(chunk)
-                ),
-                select(groups.c.id, literal("Group")).where(
-                    groups.c.tenant_id == tenant_id, groups.c.id.in_(chunk)
-                ),
-            )
-        )
+        rows = conn.execute(_RESOLVE, {"tenant": tenant_id, "ids": list(chunk)})
         found.update((row[0], row[1]) for row in rows)
     missing = [member_id for member_id in unique if member_id not in found]
     if missing:
@@ -80,11 +108,7 @@ def remove(conn: Connection, group_id: str, ids: Sequence[str]) -> int:
     """Remove the given members; ids that are not members are ignored."""
     removed = 0
     for chunk in _chunks(list(dict.fromkeys(ids))):
-        removed += conn.execute(
-            delete(group_members).where(
-                group_members.c.group_id == group_id, group_members.c.member_id.in_(chunk)
-            )
-        ).rowcount
+        removed += conn.execute(_REMOVE, {"group": group_id, "ids": list(chunk)}).rowcount
     return removed
 
 
@@ -109,29 +133,11 @@ def forget_member(conn: Connection, tenant_id: int, member_id: str) -> None:
     )
 
 
-def _display_name() -> Any:
-    return func.coalesce(users.c.display_name, users.c.user_name, groups.c.display_name)
-
-
 def members_of(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Return each group's members as SCIM ``members`` values, in a stable order."""
     result: dict[str, list[dict[str, Any]]] = {group_id: [] for group_id in group_ids}
     for chunk in _chunks(list(group_ids)):
-        rows = conn.execute(
-            select(
-                group_members.c.group_id,
-                group_members.c.member_id,
-                group_members.c.member_type,
-                _display_name(),
-            )
-            .select_from(
-                group_members.outerjoin(users, users.c.id == group_members.c.member_id).outerjoin(
-                    groups, groups.c.id == group_members.c.member_id
-                )
-            )
-            .where(group_members.c.group_id.in_(chunk))
-            .order_by(group_members.c.group_id, group_members.c.member_id)
-        )
+        rows = conn.execute(_MEMBERS_OF, {"ids": list(chunk)})
         for group_id, member_id, member_type, display in rows:
             value: dict[str, Any] = {"value": member_id, "type": member_type}
             if display is not None:
@@ -144,12 +150,7 @@ def groups_of(conn: Connection, member_ids: Sequence[str]) -> dict[str, list[dic
     """Return each user's direct groups as SCIM ``groups`` values (RFC 7643 §4.1.2)."""
     result: dict[str, list[dict[str, Any]]] = {member_id: [] for member_id in member_ids}
     for chunk in _chunks(list(member_ids)):
-        rows = conn.execute(
-            select(group_members.c.member_id, groups.c.id, groups.c.display_name)
-            .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
-            .where(group_members.c.member_id.in_(chunk))
-            .order_by(group_members.c.member_id, groups.c.id)
-        )
+        rows = conn.execute(_GROUPS_OF, {"ids": list(chunk)})
         for member_id, group_id, display in rows:
             result[member_id].append({"value": group_id, "display": display, "type": "direct"})
     return result
