@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from scimitar.db.engine import read_transaction
 from scimitar.scim.errors import Forbidden, Unauthorized
 from scimitar.server.auth import Principal, authenticate, require_permissions
+from scimitar.server.store.db import transaction
 from scimitar.server.tenants import (
     PERMISSIONS,
     IssuedKey,
@@ -33,8 +33,9 @@ def issued(engine: Engine, tenant: str) -> IssuedKey:
 
 
 def _authenticate(engine: Engine, authorization: str | None) -> Principal:
-    with read_transaction(engine) as conn:
-        return authenticate(conn, authorization)
+    # The server's own transaction: SQLite's driver connection, or SQLAlchemy's.
+    with transaction(engine, write=False) as db:
+        return authenticate(db, authorization)
 
 
 def _refusal(engine: Engine, authorization: str | None) -> Unauthorized:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 
 from scimitar.scim.errors import Forbidden, Unauthorized
+from scimitar.server.store.db import Db
 from scimitar.server.tables import api_keys, tenants
 from scimitar.server.tenants import (
     INTEGRATION_USER,
@@ -72,7 +73,7 @@ def bearer_key(authorization: str | None) -> str:
     return key
 
 
-def authenticate(conn: Connection, authorization: str | None) -> Principal:
+def authenticate(db: Db, authorization: str | None) -> Principal:
     """Resolve the ``Authorization`` header to a ``Principal`` or raise ``Unauthorized``."""
     parts = split_key(bearer_key(authorization))
     if parts is None:
@@ -80,19 +81,22 @@ def authenticate(conn: Connection, authorization: str | None) -> Principal:
             "the bearer token is not a scimitar API key (they read scimitar_<id>_<secret>): " + _HOW
         )
     key_id, secret = parts
-    row = conn.execute(_LOOKUP, {"key_id": key_id}).first()
-    # compare_digest: how long the comparison takes says nothing about the stored hash.
-    if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
+    row = db.first(_LOOKUP, {"key_id": key_id})
+    if row is None:
         raise Unauthorized(f"unknown or invalid API key: {_HOW}")
-    if row.revoked is not None:
+    secret_hash, permissions, revoked, tenant_id, tenant_name, role_policy = row
+    # compare_digest: how long the comparison takes says nothing about the stored hash.
+    if not hmac.compare_digest(secret_hash, hash_secret(secret)):
+        raise Unauthorized(f"unknown or invalid API key: {_HOW}")
+    if revoked is not None:
         # The id is public (`token list` prints it); naming it tells the admin which to replace.
         raise Unauthorized(f"API key {key_id} has been revoked; issue a new one")
     return Principal(
-        tenant_id=row.id,
-        tenant_name=row.name,
-        role_policy=row.role_policy,
+        tenant_id=tenant_id,
+        tenant_name=tenant_name,
+        role_policy=role_policy,
         key_id=key_id,
-        permissions=parse_permissions(row.permissions),
+        permissions=parse_permissions(permissions),
     )
 
 

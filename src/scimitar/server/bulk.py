@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from scimitar.db.engine import write_transaction
 from scimitar.scim.errors import Conflict, InvalidSyntax, InvalidValue, PayloadTooLarge, ScimError
 from scimitar.server.auth import Principal
 from scimitar.server.representation import etag
@@ -26,6 +25,7 @@ from scimitar.server.service import (
     replace_in,
 )
 from scimitar.server.store import resources
+from scimitar.server.store.db import transaction
 from scimitar.server.store.resources import KINDS, Kind
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -182,23 +182,23 @@ class BulkRunner:
         path = _substitute(op.path, self.created)
         data = _substitute(op.data, self.created)
         kind, resource_id = self._target(path, op.method)
-        with write_transaction(self.engine) as conn:
+        with transaction(self.engine, write=True) as db:
             if op.method == "POST":
-                resource = create_in(conn, self.principal, kind, _object(data), _NO_DERIVED)
+                resource = create_in(db, self.principal, kind, _object(data), _NO_DERIVED)
                 assert op.bulk_id is not None
                 self.created[op.bulk_id] = resource.id
                 return 201, self._location(kind, resource.id), etag(resource.version)
             assert resource_id is not None
             if op.method == "PUT":
                 resource = replace_in(
-                    conn, self.principal, kind, resource_id, _object(data), op.version, _NO_DERIVED
+                    db, self.principal, kind, resource_id, _object(data), op.version, _NO_DERIVED
                 )
                 return 200, self._location(kind, resource_id), etag(resource.version)
             if op.method == "PATCH":
-                patch_in(conn, self.principal, kind, resource_id, data, op.version, None)
-                current = resources.fetch(conn, kind, self.principal.tenant_id, resource_id)
+                patch_in(db, self.principal, kind, resource_id, data, op.version, None)
+                current = resources.fetch(db, kind, self.principal.tenant_id, resource_id)
                 return 200, self._location(kind, resource_id), etag(current.version)
-            delete_in(conn, self.principal, kind, resource_id, op.version)
+            delete_in(db, self.principal, kind, resource_id, op.version)
             return 204, self._location(kind, resource_id), None
 
     def _target(self, path: str, method: str) -> tuple[Kind, str | None]:

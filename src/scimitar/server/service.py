@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from scimitar.db.engine import is_sqlite, read_transaction, write_transaction
+from scimitar.db.engine import is_sqlite
 from scimitar.scim.ast import AttrPath, Filter
 from scimitar.scim.errors import InvalidValue, PreconditionFailed
 from scimitar.scim.evaluate import element_matches
@@ -28,6 +28,7 @@ from scimitar.server.auth import Principal, authenticate, require_permissions
 from scimitar.server.passwords import protect
 from scimitar.server.representation import etag
 from scimitar.server.store import members, resources
+from scimitar.server.store.db import Db, transaction
 from scimitar.server.store.resources import GROUPS, USERS, Kind, Page, StoredResource
 
 T = TypeVar("T")
@@ -83,18 +84,15 @@ class ScimService:
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
     @contextmanager
-    def _session(
-        self, authorization: str | None, *, write: bool
-    ) -> Iterator[tuple[Connection, Principal]]:
-        opener = write_transaction if write else read_transaction
-        with opener(self.engine) as conn:
-            principal = authenticate(conn, authorization)
+    def _session(self, authorization: str | None, *, write: bool) -> Iterator[tuple[Db, Principal]]:
+        with transaction(self.engine, write=write) as db:
+            principal = authenticate(db, authorization)
             require_permissions(principal)
-            yield conn, principal
+            yield db, principal
 
     def check_key(self, authorization: str | None) -> Principal:
         """Authenticate without doing anything else (for endpoints with no data access)."""
-        with self._session(authorization, write=False) as (_conn, principal):
+        with self._session(authorization, write=False) as (_db, principal):
             return principal
 
     # -- reads --------------------------------------------------------------------------
@@ -102,17 +100,17 @@ class ScimService:
     def get(
         self, authorization: str | None, kind: Kind, resource_id: str, wanted: Wanted
     ) -> StoredResource:
-        with self._session(authorization, write=False) as (conn, principal):
-            resource = resources.fetch(conn, kind, principal.tenant_id, resource_id)
-            _load_derived(conn, kind, [resource], wanted)
+        with self._session(authorization, write=False) as (db, principal):
+            resource = resources.fetch(db, kind, principal.tenant_id, resource_id)
+            _load_derived(db, kind, [resource], wanted)
             return resource
 
     def query(
         self, authorization: str | None, kind: Kind, query: ListQuery, wanted: Wanted
     ) -> Page:
-        with self._session(authorization, write=False) as (conn, principal):
+        with self._session(authorization, write=False) as (db, principal):
             page = resources.query(
-                conn,
+                db,
                 kind,
                 principal.tenant_id,
                 query.filter,
@@ -121,7 +119,7 @@ class ScimService:
                 start_index=query.start_index,
                 count=query.count,
             )
-            _load_derived(conn, kind, page.resources, wanted)
+            _load_derived(db, kind, page.resources, wanted)
             return page
 
     def search_all(
@@ -138,13 +136,13 @@ class ScimService:
         """
         results: list[tuple[Kind, StoredResource]] = []
         total = 0
-        with self._session(authorization, write=False) as (conn, principal):
+        with self._session(authorization, write=False) as (db, principal):
             start = query.start_index
             remaining = query.count
             for kind in (USERS, GROUPS):
                 try:
                     counted = resources.query(
-                        conn,
+                        db,
                         kind,
                         principal.tenant_id,
                         query.filter,
@@ -158,7 +156,7 @@ class ScimService:
                 total += counted
                 if remaining > 0 and start <= counted:
                     page = resources.query(
-                        conn,
+                        db,
                         kind,
                         principal.tenant_id,
                         query.filter,
@@ -167,7 +165,7 @@ class ScimService:
                         start_index=start,
                         count=remaining,
                     )
-                    _load_derived(conn, kind, page.resources, wanted)
+                    _load_derived(db, kind, page.resources, wanted)
                     results += [(kind, resource) for resource in page.resources]
                     remaining -= len(page.resources)
                 start = max(1, start - counted)
@@ -178,8 +176,8 @@ class ScimService:
     def create(
         self, authorization: str | None, kind: Kind, body: dict[str, Any], wanted: Wanted
     ) -> StoredResource:
-        with self._session(authorization, write=True) as (conn, principal):
-            return create_in(conn, principal, kind, body, wanted)
+        with self._session(authorization, write=True) as (db, principal):
+            return create_in(db, principal, kind, body, wanted)
 
     def replace(
         self,
@@ -190,8 +188,8 @@ class ScimService:
         if_match: str | None,
         wanted: Wanted,
     ) -> StoredResource:
-        with self._session(authorization, write=True) as (conn, principal):
-            return replace_in(conn, principal, kind, resource_id, body, if_match, wanted)
+        with self._session(authorization, write=True) as (db, principal):
+            return replace_in(db, principal, kind, resource_id, body, if_match, wanted)
 
     def patch(
         self,
@@ -203,38 +201,38 @@ class ScimService:
         wanted: Wanted | None,
     ) -> StoredResource | None:
         """Apply a PatchOp; return the resource when ``wanted``, else None (204)."""
-        with self._session(authorization, write=True) as (conn, principal):
-            return patch_in(conn, principal, kind, resource_id, body, if_match, wanted)
+        with self._session(authorization, write=True) as (db, principal):
+            return patch_in(db, principal, kind, resource_id, body, if_match, wanted)
 
     def delete(
         self, authorization: str | None, kind: Kind, resource_id: str, if_match: str | None
     ) -> None:
-        with self._session(authorization, write=True) as (conn, principal):
-            delete_in(conn, principal, kind, resource_id, if_match)
+        with self._session(authorization, write=True) as (db, principal):
+            delete_in(db, principal, kind, resource_id, if_match)
 
 
-# The operations themselves take an open connection, so Bulk can run each of its
+# The operations themselves take an open ``Db``, so Bulk can run each of its
 # operations in its own transaction with the principal it authenticated once.
 
 
 def create_in(
-    conn: Connection, principal: Principal, kind: Kind, body: dict[str, Any], wanted: Wanted
+    db: Db, principal: Principal, kind: Kind, body: dict[str, Any], wanted: Wanted
 ) -> StoredResource:
     doc, member_ids = _split_members(kind, normalize(kind.resource_type, body))
     _enforce_policy(principal, kind, doc)
     doc = protect(doc)
-    resource = resources.insert(conn, kind, principal.tenant_id, doc)
+    resource = resources.insert(db, kind, principal.tenant_id, doc)
     if member_ids:
-        members.add(conn, principal.tenant_id, resource.id, member_ids)
+        members.add(db, principal.tenant_id, resource.id, member_ids)
     if kind is USERS:
         resource.groups = []  # nobody can have added a user created a moment ago to a group
     else:
-        _load_derived(conn, kind, [resource], wanted)
+        _load_derived(db, kind, [resource], wanted)
     return resource
 
 
 def replace_in(
-    conn: Connection,
+    db: Db,
     principal: Principal,
     kind: Kind,
     resource_id: str,
@@ -242,23 +240,23 @@ def replace_in(
     if_match: str | None,
     wanted: Wanted,
 ) -> StoredResource:
-    current = resources.fetch(conn, kind, principal.tenant_id, resource_id, for_update=True)
+    current = resources.fetch(db, kind, principal.tenant_id, resource_id, for_update=True)
     check_if_match(if_match, current)
     doc, member_ids = _split_members(kind, normalize(kind.resource_type, body))
     check_mutability(kind.resource_type, current.doc, doc)
     _enforce_policy(principal, kind, doc)
     doc = protect(doc)
-    resource = resources.store(conn, kind, principal.tenant_id, current, doc)
+    resource = resources.store(db, kind, principal.tenant_id, current, doc)
     if kind is GROUPS:
         # PUT replaces every attribute (RFC 7644 §3.5.1), members included.
-        members.remove_all(conn, resource.id)
-        members.add(conn, principal.tenant_id, resource.id, member_ids)
-    _load_derived(conn, kind, [resource], wanted)
+        members.remove_all(db, resource.id)
+        members.add(db, principal.tenant_id, resource.id, member_ids)
+    _load_derived(db, kind, [resource], wanted)
     return resource
 
 
 def patch_in(
-    conn: Connection,
+    db: Db,
     principal: Principal,
     kind: Kind,
     resource_id: str,
@@ -267,7 +265,7 @@ def patch_in(
     wanted: Wanted | None,
 ) -> StoredResource | None:
     operations = parse_patch_request(body)
-    current = resources.fetch(conn, kind, principal.tenant_id, resource_id, for_update=True)
+    current = resources.fetch(db, kind, principal.tenant_id, resource_id, for_update=True)
     check_if_match(if_match, current)
     changes: list[MemberChange] = []
     if kind is GROUPS:
@@ -278,26 +276,26 @@ def patch_in(
         if doc != current.doc:
             _enforce_policy(principal, kind, doc)
             doc = protect(doc, current.doc)
-            resource = resources.store(conn, kind, principal.tenant_id, current, doc)
+            resource = resources.store(db, kind, principal.tenant_id, current, doc)
     if (
         changes
-        and _apply_member_changes(conn, principal.tenant_id, resource.id, changes)
+        and _apply_member_changes(db, principal.tenant_id, resource.id, changes)
         and resource is current
     ):
-        resource = resources.touch(conn, kind, principal.tenant_id, current)
+        resource = resources.touch(db, kind, principal.tenant_id, current)
     if wanted is None:
         return None
-    _load_derived(conn, kind, [resource], wanted)
+    _load_derived(db, kind, [resource], wanted)
     return resource
 
 
 def delete_in(
-    conn: Connection, principal: Principal, kind: Kind, resource_id: str, if_match: str | None
+    db: Db, principal: Principal, kind: Kind, resource_id: str, if_match: str | None
 ) -> None:
-    current = resources.fetch(conn, kind, principal.tenant_id, resource_id, for_update=True)
+    current = resources.fetch(db, kind, principal.tenant_id, resource_id, for_update=True)
     check_if_match(if_match, current)
-    members.forget_member(conn, principal.tenant_id, resource_id)
-    resources.delete(conn, kind, principal.tenant_id, resource_id)
+    members.forget_member(db, principal.tenant_id, resource_id)
+    resources.delete(db, kind, principal.tenant_id, resource_id)
 
 
 def _split_members(kind: Kind, doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -315,47 +313,45 @@ def _enforce_policy(principal: Principal, kind: Kind, doc: dict[str, Any]) -> No
 
 
 def _apply_member_changes(
-    conn: Connection, tenant_id: int, group_id: str, changes: list[MemberChange]
+    db: Db, tenant_id: int, group_id: str, changes: list[MemberChange]
 ) -> bool:
     """Run member changes in order; return True when any membership changed."""
     changed = 0
     for change in changes:
         ids = [member_id for member_id, _type in change.ids]
         if change.kind == "add":
-            changed += members.add(conn, tenant_id, group_id, ids)
+            changed += members.add(db, tenant_id, group_id, ids)
         elif change.kind == "remove":
-            changed += members.remove(conn, group_id, ids)
+            changed += members.remove(db, group_id, ids)
         elif change.kind == "remove_all":
-            changed += members.remove_all(conn, group_id)
+            changed += members.remove_all(db, group_id)
         elif change.kind == "replace_all":
-            changed += members.remove_all(conn, group_id)
-            changed += members.add(conn, tenant_id, group_id, ids)
+            changed += members.remove_all(db, group_id)
+            changed += members.add(db, tenant_id, group_id, ids)
         elif change.kind == "remove_matching":
-            changed += _remove_matching(conn, tenant_id, group_id, change)
+            changed += _remove_matching(db, tenant_id, group_id, change)
     return changed > 0
 
 
-def _remove_matching(conn: Connection, tenant_id: int, group_id: str, change: MemberChange) -> int:
+def _remove_matching(db: Db, tenant_id: int, group_id: str, change: MemberChange) -> int:
     """Remove the members a general value filter selects (``members[type eq "Group"]``)."""
     attribute = GROUP_SCHEMA.attribute("members")
     if attribute is None or change.filter is None:  # pragma: no cover - schema invariant
         raise InvalidValue("members filter cannot be applied")
-    current = members.members_of(conn, [group_id])[group_id]
+    current = members.members_of(db, [group_id])[group_id]
     doomed = [m["value"] for m in current if element_matches(attribute, m, change.filter)]
-    return members.remove(conn, group_id, doomed)
+    return members.remove(db, group_id, doomed)
 
 
-def _load_derived(
-    conn: Connection, kind: Kind, loaded: list[StoredResource], wanted: Wanted
-) -> None:
+def _load_derived(db: Db, kind: Kind, loaded: list[StoredResource], wanted: Wanted) -> None:
     if not loaded:
         return
     ids = [resource.id for resource in loaded]
     if kind is GROUPS and wanted.members:
-        by_group = members.members_of(conn, ids)
+        by_group = members.members_of(db, ids)
         for resource in loaded:
             resource.members = by_group[resource.id]
     elif kind is USERS and wanted.groups:
-        by_user = members.groups_of(conn, ids)
+        by_user = members.groups_of(db, ids)
         for resource in loaded:
             resource.groups = by_user[resource.id]

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, literal, select, union_all, update
+from sqlalchemy import bindparam, delete, func, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 
 from scimitar.scim.errors import InvalidValue
+from scimitar.server.store.db import Db
 from scimitar.server.store.resources import now
 from scimitar.server.tables import group_members, groups, users
 
@@ -31,6 +32,21 @@ _RESOLVE = union_all(
         groups.c.tenant_id == bindparam("tenant"), groups.c.id.in_(_IDS)
     ),
 )
+_REMOVE_ALL = delete(group_members).where(group_members.c.group_id == bindparam("group"))
+_INSERT = {
+    "sqlite": sqlite.insert(group_members).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(group_members).on_conflict_do_nothing(),
+}
+_IN_MEMBER = (
+    group_members.c.member_id == bindparam("member"),
+    group_members.c.tenant_id == bindparam("tenant"),
+)
+_BUMP_CONTAINING = (
+    update(groups)
+    .where(groups.c.id.in_(select(group_members.c.group_id).where(*_IN_MEMBER)))
+    .values(version=groups.c.version + 1, last_modified=bindparam("stamp"))
+)
+_FORGET = delete(group_members).where(*_IN_MEMBER)
 _REMOVE = delete(group_members).where(
     group_members.c.group_id == bindparam("group"), group_members.c.member_id.in_(_IDS)
 )
@@ -62,7 +78,7 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def resolve_member_types(conn: Connection, tenant_id: int, ids: Sequence[str]) -> dict[str, str]:
+def resolve_member_types(db: Db, tenant_id: int, ids: Sequence[str]) -> dict[str, str]:
     """Map each id to "User" or "Group"; an id that is neither in the tenant raises.
 
     The type comes from where the id was found, not from what the client said, so
@@ -71,7 +87,7 @@ def resolve_member_types(conn: Connection, tenant_id: int, ids: Sequence[str]) -
     found: dict[str, str] = {}
     unique = list(dict.fromkeys(ids))
     for chunk in _chunks(unique):
-        rows = conn.execute(_RESOLVE, {"tenant": tenant_id, "ids": list(chunk)})
+        rows = db.rows(_RESOLVE, {"tenant": tenant_id, "ids": list(chunk)})
         found.update((row[0], row[1]) for row in rows)
     missing = [member_id for member_id in unique if member_id not in found]
     if missing:
@@ -84,60 +100,48 @@ def resolve_member_types(conn: Connection, tenant_id: int, ids: Sequence[str]) -
     return found
 
 
-def add(conn: Connection, tenant_id: int, group_id: str, ids: Sequence[str]) -> int:
+def add(db: Db, tenant_id: int, group_id: str, ids: Sequence[str]) -> int:
     """Add members (duplicates are ignored); return how many rows were new."""
     if not ids:
         return 0
-    types = resolve_member_types(conn, tenant_id, ids)
+    types = resolve_member_types(db, tenant_id, ids)
     if group_id in types:
         raise InvalidValue("a group cannot be a member of itself")
     rows = [
         {"group_id": group_id, "member_id": member_id, "member_type": kind, "tenant_id": tenant_id}
         for member_id, kind in types.items()
     ]
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        group_members
-    ).on_conflict_do_nothing()
+    insert = _INSERT[db.dialect_name]
     added = 0
     for start in range(0, len(rows), _CHUNK):
-        added += conn.execute(insert, rows[start : start + _CHUNK]).rowcount or 0
+        added += db.run(insert, rows[start : start + _CHUNK]) or 0
     return added
 
 
-def remove(conn: Connection, group_id: str, ids: Sequence[str]) -> int:
+def remove(db: Db, group_id: str, ids: Sequence[str]) -> int:
     """Remove the given members; ids that are not members are ignored."""
     removed = 0
     for chunk in _chunks(list(dict.fromkeys(ids))):
-        removed += conn.execute(_REMOVE, {"group": group_id, "ids": list(chunk)}).rowcount
+        removed += db.run(_REMOVE, {"group": group_id, "ids": list(chunk)})
     return removed
 
 
-def remove_all(conn: Connection, group_id: str) -> int:
-    return conn.execute(delete(group_members).where(group_members.c.group_id == group_id)).rowcount
+def remove_all(db: Db, group_id: str) -> int:
+    return db.run(_REMOVE_ALL, {"group": group_id})
 
 
-def forget_member(conn: Connection, tenant_id: int, member_id: str) -> None:
+def forget_member(db: Db, tenant_id: int, member_id: str) -> None:
     """Take a deleted user or group out of every group, bumping those groups' versions."""
-    containing = select(group_members.c.group_id).where(
-        group_members.c.member_id == member_id, group_members.c.tenant_id == tenant_id
-    )
-    conn.execute(
-        update(groups)
-        .where(groups.c.id.in_(containing))
-        .values(version=groups.c.version + 1, last_modified=now())
-    )
-    conn.execute(
-        delete(group_members).where(
-            group_members.c.member_id == member_id, group_members.c.tenant_id == tenant_id
-        )
-    )
+    params = {"member": member_id, "tenant": tenant_id}
+    db.run(_BUMP_CONTAINING, {**params, "stamp": now()})
+    db.run(_FORGET, params)
 
 
-def members_of(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def members_of(db: Db, group_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Return each group's members as SCIM ``members`` values, in a stable order."""
     result: dict[str, list[dict[str, Any]]] = {group_id: [] for group_id in group_ids}
     for chunk in _chunks(list(group_ids)):
-        rows = conn.execute(_MEMBERS_OF, {"ids": list(chunk)})
+        rows = db.rows(_MEMBERS_OF, {"ids": list(chunk)})
         for group_id, member_id, member_type, display in rows:
             value: dict[str, Any] = {"value": member_id, "type": member_type}
             if display is not None:
@@ -146,11 +150,11 @@ def members_of(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[dic
     return result
 
 
-def groups_of(conn: Connection, member_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def groups_of(db: Db, member_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Return each user's direct groups as SCIM ``groups`` values (RFC 7643 §4.1.2)."""
     result: dict[str, list[dict[str, Any]]] = {member_id: [] for member_id in member_ids}
     for chunk in _chunks(list(member_ids)):
-        rows = conn.execute(_GROUPS_OF, {"ids": list(chunk)})
+        rows = db.rows(_GROUPS_OF, {"ids": list(chunk)})
         for member_id, group_id, display in rows:
             result[member_id].append({"value": group_id, "display": display, "type": "direct"})
     return result

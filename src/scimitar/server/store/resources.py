@@ -1,6 +1,6 @@
 """SQL for users and groups: one row per resource, its attributes in a JSON document.
 
-Every function takes an open ``Connection`` inside a transaction the caller owns,
+Every function takes a ``Db`` (see ``db.py``) inside a transaction the caller owns,
 so a request's reads and writes commit or roll back together. Every query carries
 the tenant: a resource of another tenant is simply not found.
 """
@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, Table, bindparam, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, Integer, Table, bindparam, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from scimitar.scim.ast import AttrPath, Compare, Filter
 from scimitar.scim.errors import NotFound, Uniqueness
 from scimitar.scim.resources import GROUP, USER
 from scimitar.scim.schema import ResourceType
+from scimitar.server.store.db import INTEGRITY_ERRORS, Db, parse_document, parse_timestamp
 from scimitar.server.store.sql_filter import compile_filter, sort_key
 from scimitar.server.tables import groups, users
 
@@ -74,18 +74,15 @@ def now() -> datetime:
     return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
 
 
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns: they were UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _row_to_resource(row: Any) -> StoredResource:
+def _row_to_resource(row: tuple[Any, ...]) -> StoredResource:
+    """Build a resource from (id, doc, version, created, last_modified)."""
+    resource_id, doc, version, created, last_modified = row
     return StoredResource(
-        id=row.id,
-        doc=row.doc,
-        version=row.version,
-        created=_as_utc(row.created),
-        last_modified=_as_utc(row.last_modified),
+        id=resource_id,
+        doc=parse_document(doc),
+        version=version,
+        created=parse_timestamp(created),
+        last_modified=parse_timestamp(last_modified),
     )
 
 
@@ -166,23 +163,23 @@ def statements(kind: Kind) -> _Statements:
 
 
 def _name_taken(
-    conn: Connection, kind: Kind, tenant_id: int, doc: dict[str, Any], except_id: str | None = None
+    db: Db, kind: Kind, tenant_id: int, doc: dict[str, Any], except_id: str | None = None
 ) -> bool:
-    found = conn.execute(
+    found = db.first(
         statements(kind).name_taken,
         {"tenant": tenant_id, "key": doc[kind.name_attribute].casefold(), "rid": except_id or ""},
-    ).first()
+    )
     return found is not None
 
 
-def insert(conn: Connection, kind: Kind, tenant_id: int, doc: dict[str, Any]) -> StoredResource:
+def insert(db: Db, kind: Kind, tenant_id: int, doc: dict[str, Any]) -> StoredResource:
     """Insert a new resource; a taken unique name raises ``Uniqueness`` (409)."""
-    if _name_taken(conn, kind, tenant_id, doc):
+    if _name_taken(db, kind, tenant_id, doc):
         raise _uniqueness_error(kind, doc)
     stamp = now()
     resource = StoredResource(str(uuid.uuid4()), doc, 1, stamp, stamp)
     try:
-        conn.execute(
+        db.run(
             statements(kind).insert,
             {
                 "id": resource.id,
@@ -194,47 +191,48 @@ def insert(conn: Connection, kind: Kind, tenant_id: int, doc: dict[str, Any]) ->
                 **kind.columns_for(doc),
             },
         )
-    except IntegrityError:  # a concurrent insert won the race for the name
+    except INTEGRITY_ERRORS:  # a concurrent insert won the race for the name
         raise _uniqueness_error(kind, doc) from None
     return resource
 
 
 def fetch(
-    conn: Connection, kind: Kind, tenant_id: int, resource_id: str, *, for_update: bool = False
+    db: Db, kind: Kind, tenant_id: int, resource_id: str, *, for_update: bool = False
 ) -> StoredResource:
     """Return one resource of the tenant, or raise ``NotFound``."""
     prepared = statements(kind)
     # SQLite has no row locks (its write lock is the whole database, taken at BEGIN).
-    locking = for_update and conn.dialect.name == "postgresql"
+    locking = for_update and db.dialect_name == "postgresql"
     query = prepared.fetch_for_update if locking else prepared.fetch
-    row = conn.execute(query, {"rid": resource_id, "tenant": tenant_id}).first()
+    row = db.first(query, {"rid": resource_id, "tenant": tenant_id})
     if row is None:
         raise NotFound(f"{kind.resource_type.name} {resource_id!r} not found")
     return _row_to_resource(row)
 
 
-def exists(conn: Connection, kind: Kind, tenant_id: int, resource_id: str) -> bool:
-    found = conn.execute(statements(kind).exists, {"rid": resource_id, "tenant": tenant_id})
-    return found.first() is not None
+def exists(db: Db, kind: Kind, tenant_id: int, resource_id: str) -> bool:
+    return db.first(statements(kind).exists, {"rid": resource_id, "tenant": tenant_id}) is not None
 
 
 def store(
-    conn: Connection, kind: Kind, tenant_id: int, resource: StoredResource, doc: dict[str, Any]
+    db: Db, kind: Kind, tenant_id: int, resource: StoredResource, doc: dict[str, Any]
 ) -> StoredResource:
     """Write ``doc`` as the resource's new state, bumping its version."""
-    if doc.get(kind.name_attribute, "").casefold() != resource.doc.get(
-        kind.name_attribute, ""
-    ).casefold() and _name_taken(conn, kind, tenant_id, doc, except_id=resource.id):
+    renamed = (
+        doc.get(kind.name_attribute, "").casefold()
+        != resource.doc.get(kind.name_attribute, "").casefold()
+    )
+    if renamed and _name_taken(db, kind, tenant_id, doc, except_id=resource.id):
         raise _uniqueness_error(kind, doc)
     stamp = now()
+    values = {
+        "doc": doc,
+        "version": resource.version + 1,
+        "last_modified": stamp,
+        **kind.columns_for(doc),
+    }
     try:
-        values = {
-            "doc": doc,
-            "version": resource.version + 1,
-            "last_modified": stamp,
-            **kind.columns_for(doc),
-        }
-        conn.execute(
+        db.run(
             statements(kind).store,
             {
                 "rid": resource.id,
@@ -242,23 +240,23 @@ def store(
                 **{f"new_{name}": value for name, value in values.items()},
             },
         )
-    except IntegrityError:
+    except INTEGRITY_ERRORS:
         raise _uniqueness_error(kind, doc) from None
     return StoredResource(resource.id, doc, resource.version + 1, resource.created, stamp)
 
 
-def touch(conn: Connection, kind: Kind, tenant_id: int, resource: StoredResource) -> StoredResource:
+def touch(db: Db, kind: Kind, tenant_id: int, resource: StoredResource) -> StoredResource:
     """Bump a resource's version without changing its document (members changed)."""
     stamp = now()
-    conn.execute(
+    db.run(
         statements(kind).touch,
         {"rid": resource.id, "tenant": tenant_id, "new_last_modified": stamp},
     )
     return StoredResource(resource.id, resource.doc, resource.version + 1, resource.created, stamp)
 
 
-def delete(conn: Connection, kind: Kind, tenant_id: int, resource_id: str) -> None:
-    conn.execute(statements(kind).delete, {"rid": resource_id, "tenant": tenant_id})
+def delete(db: Db, kind: Kind, tenant_id: int, resource_id: str) -> None:
+    db.run(statements(kind).delete, {"rid": resource_id, "tenant": tenant_id})
 
 
 def _indexed_lookup(kind: Kind, node: Filter | None) -> tuple[str, str] | None:
@@ -285,13 +283,10 @@ def _indexed_lookup(kind: Kind, node: Filter | None) -> tuple[str, str] | None:
     return None
 
 
-def _count(conn: Connection, kind: Kind, tenant_id: int, node: Filter | None) -> int:
-    where: list[ColumnElement[bool]] = [kind.table.c.tenant_id == tenant_id]
-    if node is not None:
-        where.append(compile_filter(kind.resource_type, kind.table, node, conn.dialect.name))
-    return int(
-        conn.execute(select(func.count()).select_from(kind.table).where(*where)).scalar_one()
-    )
+def _count(db: Db, kind: Kind, where: list[ColumnElement[bool]]) -> int:
+    row = db.first(select(func.count()).select_from(kind.table).where(*where))
+    assert row is not None
+    return int(row[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +296,7 @@ class Page:
 
 
 def query(
-    conn: Connection,
+    db: Db,
     kind: Kind,
     tenant_id: int,
     node: Filter | None,
@@ -317,41 +312,31 @@ def query(
     if lookup is not None and count > 0:
         column, value = lookup
         limit = start_index - 1 + count
-        found = conn.execute(
+        found = db.rows(
             statements(kind).lookup(column), {"tenant": tenant_id, "value": value, "limit": limit}
-        ).all()
-        # Fewer than asked for means every match is in hand: no COUNT needed.
-        total = len(found) if len(found) < limit else _count(conn, kind, tenant_id, node)
-        return Page(total, [_row_to_resource(row) for row in found[start_index - 1 :]])
-    dialect = conn.dialect.name
+        )
+        page = [_row_to_resource(row) for row in found[start_index - 1 :]]
+        if len(found) < limit:  # every match is in hand: no COUNT needed
+            return Page(len(found), page)
     where: list[ColumnElement[bool]] = [table.c.tenant_id == tenant_id]
     if node is not None:
-        where.append(compile_filter(kind.resource_type, table, node, dialect))
+        where.append(compile_filter(kind.resource_type, table, node, db.dialect_name))
+    if lookup is not None and count > 0:
+        return Page(_count(db, kind, where), page)
     offset = start_index - 1
-    rows: list[Any] = []
+    rows: list[tuple[Any, ...]] = []
     if count > 0:
         order: list[Any] = []
         if sort_by is not None:
-            key = sort_key(kind.resource_type, table, sort_by, dialect)
+            key = sort_key(kind.resource_type, table, sort_by, db.dialect_name)
             # RFC 7644 §3.4.2.3: without a value, last when ascending and first when descending.
             order.append(key.desc().nulls_first() if descending else key.asc().nulls_last())
         order.append(table.c.id)  # a stable order, so pages neither skip nor repeat
-        rows = list(
-            conn.execute(
-                select(
-                    table.c.id, table.c.doc, table.c.version, table.c.created, table.c.last_modified
-                )
-                .where(*where)
-                .order_by(*order)
-                .limit(count)
-                .offset(offset)
-            )
-        )
+        columns = (table.c.id, table.c.doc, table.c.version, table.c.created, table.c.last_modified)
+        rows = db.rows(select(*columns).where(*where).order_by(*order).limit(count).offset(offset))
     if 0 < len(rows) < count or (offset == 0 and len(rows) < count):
         # The page ran short: everything up to here is all there is, no COUNT needed.
         total = offset + len(rows)
     else:
-        total = int(
-            conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
-        )
+        total = _count(db, kind, where)
     return Page(total, [_row_to_resource(row) for row in rows])
