@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from starlette.requests import Request
@@ -29,7 +30,21 @@ SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 def scim_base(request: Request) -> str:
     """Return the absolute SCIM base URL (``…/scim/v2``) of this request."""
-    return str(request.base_url).rstrip("/") + "/scim/v2"
+    scope = request.scope
+    host = request.headers.get("host")
+    if host is None:  # HTTP/1.0 without Host: the address the server listens on
+        server = scope.get("server") or ("localhost", None)
+        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
+    # Inside the /scim/v2 Mount, root_path already ends in it; the app's own root
+    # (behind a proxy that serves scimitar under a prefix) is app_root_path.
+    return _base(scope["scheme"], host, scope.get("app_root_path", scope.get("root_path", "")))
+
+
+@lru_cache(maxsize=64)
+def _base(scheme: str, host: str, root_path: str) -> str:
+    # Building a starlette URL for every request showed up in profiles; the answer
+    # only depends on these three values.
+    return f"{scheme}://{host}{root_path.rstrip('/')}/scim/v2"
 
 
 class ScimEndpoints:
@@ -194,8 +209,31 @@ def _tags(header: str) -> list[str]:
 
 
 def scim_routes(endpoints: ScimEndpoints, bulk: Any) -> list[BaseRoute]:
-    """Return the routes mounted under ``/scim/v2``."""
-    routes: list[BaseRoute] = [
+    """Return the routes mounted under ``/scim/v2``, the busiest first.
+
+    One route per path, dispatching on the method itself: Starlette tries routes in
+    order, so each route fewer is a regular expression fewer on every request.
+    """
+    routes: list[BaseRoute] = []
+    for kind in (USERS, GROUPS):
+        prefix = kind.resource_type.endpoint
+        item = {
+            "GET": endpoints.get,
+            "PUT": endpoints.replace,
+            "PATCH": endpoints.patch,
+            "DELETE": endpoints.delete,
+        }
+        routes += [
+            Route(f"{prefix}/.search", _bind(endpoints.search, kind), methods=["POST"]),
+            Route(f"{prefix}/{{id}}", _dispatch(item, kind), methods=list(item)),
+            Route(
+                prefix,
+                _dispatch({"GET": endpoints.list, "POST": endpoints.create}, kind),
+                methods=["GET", "POST"],
+            ),
+        ]
+    return [
+        *routes,
         Route("/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
         Route("/Schemas", endpoints.schemas, methods=["GET"]),
         Route("/Schemas/{id:path}", endpoints.schemas, methods=["GET"]),
@@ -204,18 +242,17 @@ def scim_routes(endpoints: ScimEndpoints, bulk: Any) -> list[BaseRoute]:
         Route("/.search", _bind(endpoints.search, None), methods=["POST"]),
         Route("/Bulk", bulk, methods=["POST"]),
     ]
-    for kind in (USERS, GROUPS):
-        prefix = kind.resource_type.endpoint
-        routes += [
-            Route(prefix, _bind(endpoints.list, kind), methods=["GET"]),
-            Route(prefix, _bind(endpoints.create, kind), methods=["POST"]),
-            Route(f"{prefix}/.search", _bind(endpoints.search, kind), methods=["POST"]),
-            Route(f"{prefix}/{{id}}", _bind(endpoints.get, kind), methods=["GET"]),
-            Route(f"{prefix}/{{id}}", _bind(endpoints.replace, kind), methods=["PUT"]),
-            Route(f"{prefix}/{{id}}", _bind(endpoints.patch, kind), methods=["PATCH"]),
-            Route(f"{prefix}/{{id}}", _bind(endpoints.delete, kind), methods=["DELETE"]),
-        ]
-    return routes
+
+
+def _dispatch(handlers: dict[str, Any], kind: Kind) -> Any:
+    async def endpoint(request: Request) -> Response:
+        # The route admits only these methods (HEAD maps to GET), so one is found.
+        handler = handlers[request.method if request.method != "HEAD" else "GET"]
+        response: Response = await handler(request, kind)
+        return response
+
+    endpoint.__name__ = f"{kind.resource_type.name.lower()}_endpoint"
+    return endpoint
 
 
 def _bind(handler: Any, kind: Kind | None) -> Any:
