@@ -88,6 +88,25 @@ def log(
     )
 
 
+def report(
+    ctx: CycleContext,
+    job: Job,
+    action: str,
+    status: str,
+    *,
+    counted: str,
+    progress: bool = True,
+    **details: Any,
+) -> None:
+    """Log one outcome of ``job`` and count it (``details`` go to its log entry)."""
+    ctx.record(
+        key=job.key,
+        entry=log(ctx, job, action, status, **details),
+        counted=counted,
+        progress=progress,
+    )
+
+
 def fail(
     ctx: CycleContext, job: Job, action: str, error: TargetError, target_id: str | None = None
 ) -> None:
@@ -101,17 +120,14 @@ def fail(
         {"status": error.status, "errorCode": error.error_code},
     )
     ctx.failed(job.object_type, job.source_id, error.error_code)
-    ctx.record(
-        key=job.key,
-        entry=log(
-            ctx,
-            job,
-            action,
-            "failure",
-            target_id=target_id,
-            error_code=error.error_code,
-            reason=error.detail,
-        ),
+    report(
+        ctx,
+        job,
+        action,
+        "failure",
+        target_id=target_id,
+        error_code=error.error_code,
+        reason=error.detail,
         counted="failure",
     )
 
@@ -142,17 +158,14 @@ async def match(
         if len(found) > 1:
             job.step("matching", "failure", f"{len(found)} target objects match {query}")
             ctx.failed(job.object_type, job.source_id, "DuplicateTargetEntries")
-            ctx.record(
-                key=job.key,
-                entry=log(
-                    ctx,
-                    job,
-                    "other",
-                    "failure",
-                    error_code="DuplicateTargetEntries",
-                    reason=f"more than one object in the target matches {query}; "
-                    "remove the duplicates or choose a matching attribute that is unique",
-                ),
+            report(
+                ctx,
+                job,
+                "other",
+                "failure",
+                error_code="DuplicateTargetEntries",
+                reason=f"more than one object in the target matches {query}; "
+                "remove the duplicates or choose a matching attribute that is unique",
                 counted="failure",
             )
             return None, False
@@ -177,18 +190,15 @@ async def match(
 def _duplicate_source(ctx: CycleContext, job: Job, query: str, target_id: str, holder: str) -> None:
     job.step("matching", "failure", f"target object {target_id} matches {query}")
     ctx.failed(job.object_type, job.source_id, "DuplicateSourceEntries")
-    ctx.record(
-        key=job.key,
-        entry=log(
-            ctx,
-            job,
-            "other",
-            "failure",
-            error_code="DuplicateSourceEntries",
-            reason=f"the target object {target_id} that matches {query} is linked to another "
-            f"directory object ({holder}); retried next cycle, once that object's change "
-            "(a deletion or a rename) has reached the target",
-        ),
+    report(
+        ctx,
+        job,
+        "other",
+        "failure",
+        error_code="DuplicateSourceEntries",
+        reason=f"the target object {target_id} that matches {query} is linked to another "
+        f"directory object ({holder}); retried next cycle, once that object's change "
+        "(a deletion or a rename) has reached the target",
         counted="failure",
     )
 
@@ -202,26 +212,25 @@ async def create(
 ) -> Link | None:
     if not ctx.settings.allows(job.object_type, "create"):
         job.step("processing", "skipped", "creating objects of this type is not allowed")
-        ctx.record(
-            key=job.key,
-            entry=log(
-                ctx,
-                job,
-                "create",
-                "skipped",
-                reason=f"the app does not allow create for {job.object_type}s",
-            ),
+        report(
+            ctx,
+            job,
+            "create",
+            "skipped",
+            reason=f"the app does not allow create for {job.object_type}s",
             counted="skipped",
         )
         return None
     modified = changed_properties({}, flat)
     if ctx.dry_run:
         job.step("export", "skipped", "dry run: the object would be created")
-        ctx.record(
-            key=job.key,
-            entry=log(
-                ctx, job, "create", "success", modified=modified, reason="dry run: nothing was sent"
-            ),
+        report(
+            ctx,
+            job,
+            "create",
+            "success",
+            modified=modified,
+            reason="dry run: nothing was sent",
             counted="create",
         )
         return None
@@ -237,10 +246,8 @@ async def create(
     ctx.linked(link)
     ctx.settled(job.object_type, job.source_id)
     job.step("export", "success", f"created target object {link.target_id}")
-    ctx.record(
-        key=job.key,
-        entry=log(ctx, job, "create", "success", target_id=link.target_id, modified=modified),
-        counted="create",
+    report(
+        ctx, job, "create", "success", target_id=link.target_id, modified=modified, counted="create"
     )
     return link
 
@@ -279,33 +286,27 @@ async def update(
         ctx.record(key=job.key, entry=None, counted="unchanged")
         return link
     if not ctx.settings.allows(job.object_type, "update"):
-        ctx.record(
-            key=job.key,
-            entry=log(
-                ctx,
-                job,
-                "update",
-                "skipped",
-                target_id=link.target_id,
-                reason=f"the app does not allow update for {job.object_type}s",
-            ),
+        report(
+            ctx,
+            job,
+            "update",
+            "skipped",
+            target_id=link.target_id,
+            reason=f"the app does not allow update for {job.object_type}s",
             counted="skipped",
         )
         return link
     modified = [*changed_properties(old, desired), *extra_modified]
     if ctx.dry_run:
         job.step("export", "skipped", f"dry run: {len(operations)} operation(s) would be sent")
-        ctx.record(
-            key=job.key,
-            entry=log(
-                ctx,
-                job,
-                "update",
-                "success",
-                target_id=link.target_id,
-                modified=modified,
-                reason="dry run: nothing was sent",
-            ),
+        report(
+            ctx,
+            job,
+            "update",
+            "success",
+            target_id=link.target_id,
+            modified=modified,
+            reason="dry run: nothing was sent",
             counted="update",
         )
         return link
@@ -328,10 +329,8 @@ async def update(
     ctx.linked(new_link)
     ctx.settled(job.object_type, job.source_id)
     job.step("export", "success", f"updated {len(operations)} attribute(s)")
-    ctx.record(
-        key=job.key,
-        entry=log(ctx, job, "update", "success", target_id=link.target_id, modified=modified),
-        counted="update",
+    report(
+        ctx, job, "update", "success", target_id=link.target_id, modified=modified, counted="update"
     )
     return new_link
 
@@ -339,16 +338,13 @@ async def update(
 async def disable(ctx: CycleContext, job: Job, link: Link, reason: str) -> None:
     """Set ``active`` false on an owned user that left the scope (Entra's soft delete)."""
     if ctx.dry_run:
-        ctx.record(
-            key=job.key,
-            entry=log(
-                ctx,
-                job,
-                "disable",
-                "success",
-                target_id=link.target_id,
-                reason=f"dry run: {reason}",
-            ),
+        report(
+            ctx,
+            job,
+            "disable",
+            "success",
+            target_id=link.target_id,
+            reason=f"dry run: {reason}",
             counted="disable",
         )
         return
@@ -360,16 +356,13 @@ async def disable(ctx: CycleContext, job: Job, link: Link, reason: str) -> None:
         )
     except NotFoundError:
         ctx.unlinked(job.object_type, job.source_id)
-        ctx.record(
-            key=job.key,
-            entry=log(
-                ctx,
-                job,
-                "disable",
-                "warning",
-                target_id=link.target_id,
-                reason=f"{reason}; the target object was already gone",
-            ),
+        report(
+            ctx,
+            job,
+            "disable",
+            "warning",
+            target_id=link.target_id,
+            reason=f"{reason}; the target object was already gone",
             counted="delete",
         )
         return
@@ -382,17 +375,14 @@ async def disable(ctx: CycleContext, job: Job, link: Link, reason: str) -> None:
     )
     ctx.settled(job.object_type, job.source_id)
     job.step("export", "success", "set active to false")
-    ctx.record(
-        key=job.key,
-        entry=log(
-            ctx,
-            job,
-            "disable",
-            "success",
-            target_id=link.target_id,
-            reason=reason,
-            modified=[("active", link.written.get("active", True), False)],
-        ),
+    report(
+        ctx,
+        job,
+        "disable",
+        "success",
+        target_id=link.target_id,
+        reason=reason,
+        modified=[("active", link.written.get("active", True), False)],
         counted="disable",
     )
 
@@ -400,11 +390,13 @@ async def disable(ctx: CycleContext, job: Job, link: Link, reason: str) -> None:
 async def delete(ctx: CycleContext, job: Job, link: Link, reason: str) -> None:
     """Delete an owned target object whose source is gone (or, for groups, out of scope)."""
     if ctx.dry_run:
-        ctx.record(
-            key=job.key,
-            entry=log(
-                ctx, job, "delete", "success", target_id=link.target_id, reason=f"dry run: {reason}"
-            ),
+        report(
+            ctx,
+            job,
+            "delete",
+            "success",
+            target_id=link.target_id,
+            reason=f"dry run: {reason}",
             counted="delete",
         )
         return
@@ -418,35 +410,24 @@ async def delete(ctx: CycleContext, job: Job, link: Link, reason: str) -> None:
     ctx.unlinked(job.object_type, job.source_id)
     ctx.settled(job.object_type, job.source_id)
     job.step("export", "success", f"deleted target object {link.target_id}")
-    ctx.record(
-        key=job.key,
-        entry=log(ctx, job, "delete", "success", target_id=link.target_id, reason=reason),
-        counted="delete",
-    )
+    report(ctx, job, "delete", "success", target_id=link.target_id, reason=reason, counted="delete")
 
 
 def skipped(ctx: CycleContext, job: Job, reason: str, error_code: str | None = None) -> None:
     job.step("scoping", "skipped", reason)
     ctx.settled(job.object_type, job.source_id)
-    ctx.record(
-        key=job.key,
-        entry=log(ctx, job, "other", "skipped", error_code=error_code, reason=reason),
-        counted="skipped",
-    )
+    report(ctx, job, "other", "skipped", error_code=error_code, reason=reason, counted="skipped")
 
 
 def staged(ctx: CycleContext, job: Job, link: Link, action: str, reason: str) -> None:
     job.step("processing", "skipped", f"held back: {reason}")
-    ctx.record(
-        key=job.key,
-        entry=log(
-            ctx,
-            job,
-            "stagedDelete",
-            "skipped",
-            target_id=link.target_id,
-            reason=f"{action} held back by the accidental-deletion threshold ({reason}); "
-            f"run `scimitar app allow-deletes {ctx.app.name}` to let it happen",
-        ),
+    report(
+        ctx,
+        job,
+        "stagedDelete",
+        "skipped",
+        target_id=link.target_id,
+        reason=f"{action} held back by the accidental-deletion threshold ({reason}); "
+        f"run `scimitar app allow-deletes {ctx.app.name}` to let it happen",
         counted="stagedDelete",
     )

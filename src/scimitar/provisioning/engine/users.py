@@ -173,11 +173,13 @@ def _upsert(
         except ValueError as error:  # an expression failed on this user's values
             job.step("processing", "failure", str(error))
             ctx.failed("user", user.object_id, "ExpressionFailure")
-            ctx.record(
-                key=job.key,
-                entry=objects.log(
-                    ctx, job, "other", "failure", error_code="ExpressionFailure", reason=str(error)
-                ),
+            objects.report(
+                ctx,
+                job,
+                "other",
+                "failure",
+                error_code="ExpressionFailure",
+                reason=str(error),
                 counted="failure",
             )
             return
@@ -237,17 +239,14 @@ async def _set_manager(ctx: CycleContext, job: Job, link: Link, desired: str | N
     old = link.written.get(MANAGER)
     modified = [("manager", old, desired)]
     if ctx.dry_run:
-        ctx.record(
-            key=job.key,
-            entry=objects.log(
-                ctx,
-                job,
-                "update",
-                "success",
-                target_id=link.target_id,
-                modified=modified,
-                reason="dry run: nothing was sent",
-            ),
+        objects.report(
+            ctx,
+            job,
+            "update",
+            "success",
+            target_id=link.target_id,
+            modified=modified,
+            reason="dry run: nothing was sent",
             counted="update",
             progress=False,
         )
@@ -270,11 +269,13 @@ async def _set_manager(ctx: CycleContext, job: Job, link: Link, desired: str | N
         Link(link.object_type, link.source_id, link.target_id, link.origin, link.state, written)
     )
     counted = "create" if ctx.outcomes.get(job.key) == "create" else "update"
-    ctx.record(
-        key=job.key,
-        entry=objects.log(
-            ctx, job, "update", "success", target_id=link.target_id, modified=modified
-        ),
+    objects.report(
+        ctx,
+        job,
+        "update",
+        "success",
+        target_id=link.target_id,
+        modified=modified,
         counted=counted,
         progress=False,
     )
