@@ -70,7 +70,9 @@ class Attribute:
         return rep
 
 
-@dataclass(frozen=True, slots=True)
+# Compared and hashed by identity: there is one object per schema, and hashing
+# every attribute definition made each cache lookup keyed on it expensive.
+@dataclass(frozen=True, slots=True, eq=False)
 class Schema:
     """A schema (core or extension) identified by its URN."""
 
@@ -105,7 +107,9 @@ class Schema:
         }
 
 
-@dataclass(frozen=True, slots=True)
+# Compared and hashed by identity: there is one object per schema, and hashing
+# every attribute definition made each cache lookup keyed on it expensive.
+@dataclass(frozen=True, slots=True, eq=False)
 class ResourceType:
     """A resource type (RFC 7643 §6): its endpoint, core schema and extensions."""
 

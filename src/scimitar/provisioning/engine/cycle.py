@@ -30,7 +30,7 @@ from scimitar.provisioning.engine.objects import Job
 from scimitar.provisioning.engine.scope import Entitlements
 from scimitar.provisioning.engine.state import Link, utcnow
 from scimitar.provisioning.engine.transform import MANAGER
-from scimitar.provisioning.engine.users import plan_users, resolve_managers, run_all
+from scimitar.provisioning.engine.users import Work, plan_users, resolve_managers, run_all
 from scimitar.provisioning.logs import LogEntry, purge_old_logs
 from scimitar.provisioning.mappings import ObjectType
 from scimitar.provisioning.notify import SmtpSettings, send_failure_email, send_quarantine_email
@@ -352,18 +352,26 @@ async def _phases(
     await run_all(user_plan.upserts)
     await resolve_managers(ctx, user_plan.managers)
     await run_all(group_upserts)
-    for job, link, action, reason in removals:
-        if held:
+    if held:
+        for job, link, action, reason in removals:
             objects.staged(ctx, job, link, action, reason)
-        elif action == "disable":
-            await objects.disable(ctx, job, link, reason)
-        else:
-            await objects.delete(ctx, job, link, reason)
+    else:
+        await run_all([_removal(ctx, *removal) for removal in removals])
     ctx.held_back = (
         [(job.object_type, job.source_id, action) for job, _l, action, _r in removals]
         if held
         else []
     )
+
+
+def _removal(ctx: CycleContext, job: Job, link: Link, action: str, reason: str) -> Work:
+    async def work() -> None:
+        if action == "disable":
+            await objects.disable(ctx, job, link, reason)
+        else:
+            await objects.delete(ctx, job, link, reason)
+
+    return work
 
 
 def _staged_removals(

@@ -8,6 +8,7 @@ concurrency, so a 10,000-user cycle keeps several requests in flight.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -216,6 +217,7 @@ async def run_all(works: Sequence[Work]) -> None:
 
 async def resolve_managers(ctx: CycleContext, managers: dict[str, str | None]) -> None:
     """Point each user's ``manager`` at its manager's target id, once both exist."""
+    works: list[Work] = []
     for source_id, manager_id in sorted(managers.items()):
         link = ctx.user_links.get(source_id)
         if link is None:
@@ -232,7 +234,8 @@ async def resolve_managers(ctx: CycleContext, managers: dict[str, str | None]) -
             if desired
             else "the manager is not provisioned: manager cleared",
         )
-        await _set_manager(ctx, job, link, desired)
+        works.append(functools.partial(_set_manager, ctx, job, link, desired))
+    await run_all(works)
 
 
 async def _set_manager(ctx: CycleContext, job: Job, link: Link, desired: str | None) -> None:

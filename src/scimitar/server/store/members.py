@@ -24,13 +24,12 @@ _CHUNK = 500
 
 # Built once: statement construction costs more than running these on SQLite.
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+# By primary key only, the tenant checked on the rows: given `tenant_id = ? AND id IN`,
+# SQLite chose the tenant index and scanned the whole tenant (10 ms per 500 ids on a
+# 10,000-user tenant, against 1 ms by primary key).
 _RESOLVE = union_all(
-    select(users.c.id, literal("User")).where(
-        users.c.tenant_id == bindparam("tenant"), users.c.id.in_(_IDS)
-    ),
-    select(groups.c.id, literal("Group")).where(
-        groups.c.tenant_id == bindparam("tenant"), groups.c.id.in_(_IDS)
-    ),
+    select(users.c.id, users.c.tenant_id, literal("User")).where(users.c.id.in_(_IDS)),
+    select(groups.c.id, groups.c.tenant_id, literal("Group")).where(groups.c.id.in_(_IDS)),
 )
 _REMOVE_ALL = delete(group_members).where(group_members.c.group_id == bindparam("group"))
 _INSERT = {
@@ -87,8 +86,8 @@ def resolve_member_types(db: Db, tenant_id: int, ids: Sequence[str]) -> dict[str
     found: dict[str, str] = {}
     unique = list(dict.fromkeys(ids))
     for chunk in _chunks(unique):
-        rows = db.rows(_RESOLVE, {"tenant": tenant_id, "ids": list(chunk)})
-        found.update((row[0], row[1]) for row in rows)
+        rows = db.rows(_RESOLVE, {"ids": list(chunk)})
+        found.update((member_id, kind) for member_id, tenant, kind in rows if tenant == tenant_id)
     missing = [member_id for member_id in unique if member_id not in found]
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5])
