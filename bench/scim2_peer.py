@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from scim2_models import UnauthorizedException
+from scim2_models import ScimProvider, UnauthorizedException
 from scim2_server.applications.asgi import ASGIApplication
 from scim2_server.memory import AsyncInMemoryStorage
 from scim2_server.requests import ScimRequest
@@ -26,7 +26,6 @@ from scim2_server.utils import (
     load_default_schemas,
     load_default_service_provider_config,
 )
-from scim2_models import ScimProvider
 
 TOKEN_ENV = "BENCH_SCIM2_TOKEN"
 
@@ -36,12 +35,17 @@ class BearerTokenASGIApplication(ASGIApplication):
 
     def __init__(self, token: str) -> None:
         config = load_default_service_provider_config()
-        config.authentication_schemes = [*(config.authentication_schemes or []), BEARER_TOKEN_SCHEME]
+        config.authentication_schemes = [
+            *(config.authentication_schemes or []),
+            BEARER_TOKEN_SCHEME,
+        ]
         provider = ScimProvider.from_discovery(
             load_default_schemas().values(), load_default_resource_types().values(), config=config
         )
         # The secret signs cursors only; one process, so a per-start value is enough.
-        super().__init__(AsyncInMemoryStorage(), provider, ScimService(provider, secret=os.urandom(16).hex()))
+        super().__init__(
+            AsyncInMemoryStorage(), provider, ScimService(provider, secret=os.urandom(16).hex())
+        )
         self.token = token
 
     def check_auth(self, request: ScimRequest) -> None:

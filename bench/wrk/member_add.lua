@@ -3,7 +3,13 @@
 -- Arguments (key=value after wrk's `--`):
 --   base     the SCIM base path, e.g. /scim/v2
 --   token    the bearer key
---   groups   a file of group ids, one a line; requests go round them
+--   groups   a file of group ids, one a line
+--   block    consecutive requests of a thread that go to the same group, then the next
+--            group: with block = the thread's connections, every request in flight
+--            targets one group, whatever the groups' size, so the sizes are compared
+--            under the same contention on the group
+--   offset   the group the first block goes to (the measured run starts past the
+--            groups the warm-up grew)
 --   pool     a file of user ids to add, one a line, split evenly between the threads
 --   quota    adds per run (all threads); each thread stops after its share, so the
 --            groups grow by a known amount. 0: never stop (the ceiling)
@@ -14,7 +20,7 @@ local common = dofile(here .. "common.lua")
 
 local PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-local base, groups, pool, first, last, quota, sent, received
+local base, groups, pool, first, last, quota, sent, received, block, offset, threads
 
 setup = common.setup
 done = common.done
@@ -25,7 +31,9 @@ function init(args)
   common.set_headers(options.token)
   groups = common.read_lines(options.groups)
   local all = common.read_lines(options.pool)
-  local threads = tonumber(options.threads)
+  threads = tonumber(options.threads)
+  block = tonumber(options.block)
+  offset = tonumber(options.offset)
   local share = math.floor(#all / threads)
   first, last = tid * share + 1, (tid + 1) * share
   quota = math.floor(tonumber(options.quota) / threads)
@@ -41,7 +49,7 @@ function request()
   -- in flight when the quota is reached add new members too; past its end (only the
   -- ceiling gets there) it starts over.
   local user = pool[first + sent % (last - first + 1)]
-  local group = groups[(sent + tid) % #groups + 1]
+  local group = groups[(offset + math.floor(sent / block) * threads + tid) % #groups + 1]
   sent = sent + 1
   local body = '{"schemas":["' .. PATCH_OP .. '"],"Operations":[{"op":"add",' ..
     '"path":"members","value":[{"value":"' .. user .. '"}]}]}'

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +62,121 @@ def rss_kb(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
     except (OSError, IndexError, ValueError):
         return None
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """Return the CPU time (user + system) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5), from state on)
+    return total / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU time every core has spent not idle since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+def _children_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class CpuWindow:
+    """CPU used over a measured run: by the server, the load client, the whole machine.
+
+    The load client is the one child this script waits for during the run (wrk),
+    so it is what ``RUSAGE_CHILDREN`` gains. What the machine used beyond the
+    server and the client is everything else: PostgreSQL, and any other work on
+    the machine, which competes for the same cores.
+    """
+
+    pids: list[int]
+    database: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    server_start: float = 0.0
+    client_start: float = 0.0
+    machine_start: float = 0.0
+    database_start: dict[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.server_start = cpu_seconds(self.pids)
+        self.client_start = _children_seconds()
+        self.machine_start = machine_busy_seconds()
+        if self.database is not None:
+            self.database_start = {
+                pid: cpu_seconds([pid]) for pid in postgres_backends(self.database)
+            }
+
+    def close(self, busy: float | None = None) -> dict[str, float]:
+        """Return the cores each used, on average.
+
+        ``busy``: the seconds the load lasted, when it ended before the window did
+        (wrk idles out its ``-d`` once the scripts stop at their quota). The server,
+        client and database used their CPU within those; other work is spread over
+        the whole window.
+        """
+        window = time.monotonic() - self.started
+        active = min(busy, window) if busy else window
+        server = cpu_seconds(self.pids) - self.server_start
+        client = _children_seconds() - self.client_start
+        machine = machine_busy_seconds() - self.machine_start
+        database = 0.0
+        if self.database is not None:
+            database = sum(
+                cpu_seconds([pid]) - self.database_start.get(pid, 0.0)
+                for pid in postgres_backends(self.database)
+            )
+        return {
+            "server_cores": round(server / active, 2),
+            "client_cores": round(client / active, 2),
+            "database_cores": round(database / active, 2),
+            "other_cores": round(max(0.0, machine - server - client - database) / window, 2),
+        }
+
+
+def postgres_backends(database: str) -> list[int]:
+    """Return the PostgreSQL backends serving ``database`` (named in their titles)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            title = _command_line(int(entry.name))
+            # A backend's title: "postgres: 15/main: USER DATABASE HOST(PORT) STATE".
+            if title.startswith("postgres:") and f" {database} " in f"{title} ":
+                found.append(int(entry.name))
+    return found
+
+
+def wait_until_quiet(
+    limit: float, most: float, log: Callable[[str], None], window: float = 2.0
+) -> float:
+    """Wait up to ``most`` seconds for the machine to use under ``limit`` cores.
+
+    Other work on a 2-core machine takes cores from the server measured; waiting
+    for it to finish keeps the figures comparable. Returns the cores last seen busy.
+    """
+    deadline = time.monotonic() + most
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(window)
+        busy = (machine_busy_seconds() - before) / window
+        if busy < limit:
+            return busy
+        if time.monotonic() > deadline:
+            log(f"  the machine is still busy ({busy:.1f} cores in use); measuring anyway")
+            return busy
+        log(f"  waiting: {busy:.1f} cores busy with other work")
+        time.sleep(5)
 
 
 def _command_line(pid: int) -> str:
@@ -142,6 +259,8 @@ class Server:
         self.env = dict(os.environ if env is None else env)
         self.process: subprocess.Popen[bytes] | None = None
         self.sampler: MemorySampler | None = None
+        # One per start: a server restarted between seeding and measuring keeps both.
+        self.samplers: list[MemorySampler] = []
         self._known_pids: set[int] = set()
 
     @property
@@ -181,6 +300,7 @@ class Server:
             )
         self.sampler = MemorySampler(self.process.pid)
         self.sampler.start()
+        self.samplers.append(self.sampler)
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=5.0) as client:
             while True:
@@ -198,6 +318,16 @@ class Server:
                     raise RuntimeError(f"{self.name} did not answer within {timeout:.0f} s")
                 time.sleep(0.2)
 
+    def workers_peak_mb(self) -> list[float]:
+        """Return the peak RSS of each worker over every start, largest first."""
+        runs = [sampler.workers_peak_mb() for sampler in self.samplers]
+        ranks = max((len(run) for run in runs), default=0)
+        return [max(run[i] for run in runs if i < len(run)) for i in range(ranks)]
+
+    def supervisor_peak_mb(self) -> float | None:
+        peaks = [p for p in (sampler.supervisor_peak_mb() for sampler in self.samplers) if p]
+        return max(peaks) if peaks else None
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -208,10 +338,11 @@ class Server:
         """Return the PIDs that serve requests (the root when it is the only one)."""
         if self.process is None:
             return []
-        children = [
-            pid for pid in descendants(self.pid) if "spawn_main" in _command_line(pid)
-        ]
+        children = [pid for pid in descendants(self.pid) if "spawn_main" in _command_line(pid)]
         return children or [self.pid]
+
+    def tree(self) -> list[int]:
+        return [] if self.process is None else [self.pid, *descendants(self.pid)]
 
     def stop(self) -> None:
         """SIGTERM the root, wait, then SIGKILL whatever of the tree is left."""
@@ -234,9 +365,8 @@ class Server:
         for pid in self._known_pids - {self.pid}:
             command = _command_line(pid)
             if command and command == roles.get(pid, command):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         if self.sampler is not None:
             self.sampler.stop()
+        self.process = None
