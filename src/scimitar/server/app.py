@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -37,7 +39,7 @@ def create_app(settings: Settings) -> Starlette:
         authorization = request.headers.get("authorization")
         principal = await service.run(service.check_key, authorization)
         operations, fail_on_errors = parse_request(body, settings.max_bulk_operations)
-        runner = BulkRunner(engine, principal, scim_base(request))
+        runner = BulkRunner(engine, principal, scim_base(request), service.pinned)
         return scim_response(await service.run(runner.run, operations, fail_on_errors))
 
     async def healthz(_request: Request) -> Response:
@@ -71,7 +73,13 @@ def create_app(settings: Settings) -> Starlette:
             ScimError("internal server error; the server log has the details", status=500)
         )
 
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        service.close()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

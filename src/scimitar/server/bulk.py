@@ -9,6 +9,7 @@ or never exists fails with 409, as the RFC's example does (§3.7.3).
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,8 +126,15 @@ def _substitute(value: Any, created: dict[str, str]) -> Any:
 class BulkRunner:
     """Run one Bulk request for an authenticated principal."""
 
-    def __init__(self, engine: Engine, principal: Principal, location_base: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        principal: Principal,
+        location_base: str,
+        pinned: sqlite3.Connection | None = None,
+    ) -> None:
         self.engine = engine
+        self.pinned = pinned
         self.principal = principal
         self.base = location_base
         self.created: dict[str, str] = {}  # bulkId -> resource id
@@ -182,7 +190,7 @@ class BulkRunner:
         path = _substitute(op.path, self.created)
         data = _substitute(op.data, self.created)
         kind, resource_id = self._target(path, op.method)
-        with transaction(self.engine, write=True) as db:
+        with transaction(self.engine, write=True, pinned=self.pinned) as db:
             if op.method == "POST":
                 resource = create_in(db, self.principal, kind, _object(data), _NO_DERIVED)
                 assert op.bulk_id is not None

@@ -28,7 +28,7 @@ from scimitar.server.auth import Principal, authenticate, require_permissions
 from scimitar.server.passwords import protect
 from scimitar.server.representation import etag
 from scimitar.server.store import members, resources
-from scimitar.server.store.db import Db, transaction
+from scimitar.server.store.db import Db, pin_sqlite, transaction
 from scimitar.server.store.resources import GROUPS, USERS, Kind, Page, StoredResource
 
 T = TypeVar("T")
@@ -74,8 +74,17 @@ class ScimService:
         # thread costs more than the call, and the two threads would fight over the
         # GIL. PostgreSQL waits on the network, so its calls go to worker threads.
         self._inline = is_sqlite(engine)
+        # Inline calls never overlap, so one connection serves them all, without the
+        # pool's checkout and reset on every request.
+        self.pinned = pin_sqlite(engine)
         # As many threads as pooled connections: more would only queue for one.
         self._limiter = anyio.CapacityLimiter(engine.pool.size())  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Give back the pinned SQLite connection (at shutdown)."""
+        if self.pinned is not None:
+            self.pinned.close()
+            self.pinned = None
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run a blocking operation of this service: inline on SQLite, else in a thread."""
@@ -85,7 +94,7 @@ class ScimService:
 
     @contextmanager
     def _session(self, authorization: str | None, *, write: bool) -> Iterator[tuple[Db, Principal]]:
-        with transaction(self.engine, write=write) as db:
+        with transaction(self.engine, write=write, pinned=self.pinned) as db:
             principal = authenticate(db, authorization)
             require_permissions(principal)
             yield db, principal

@@ -156,30 +156,53 @@ class SqliteDb:
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool) -> Iterator[Db]:
+def transaction(
+    engine: Engine, *, write: bool, pinned: sqlite3.Connection | None = None
+) -> Iterator[Db]:
     """Open a transaction and yield the ``Db`` to run the store's statements in it.
 
     On SQLite a write takes the database's write lock at BEGIN (``IMMEDIATE``), so
     a second writer waits there instead of failing half-way (see ``db/engine.py``).
+    ``pinned`` is a SQLite connection kept by a caller that never runs two
+    transactions at once (the server's event loop): it skips the pool.
     """
     if not is_sqlite(engine):
         opener = write_transaction if write else read_transaction
         with opener(engine) as connection:
             yield SqlAlchemyDb(connection)
         return
+    if pinned is not None:
+        with _sqlite_transaction(pinned, engine.dialect, write) as db:
+            yield db
+        return
     pooled = engine.raw_connection()
     try:
         driver = pooled.driver_connection
         assert isinstance(driver, sqlite3.Connection)
-        driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            yield SqliteDb(driver, engine.dialect)
-        except BaseException:
-            driver.execute("ROLLBACK")
-            raise
-        driver.execute("COMMIT")
+        with _sqlite_transaction(driver, engine.dialect, write) as db:
+            yield db
     finally:
         pooled.close()
+
+
+@contextmanager
+def _sqlite_transaction(conn: sqlite3.Connection, dialect: Dialect, write: bool) -> Iterator[Db]:
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield SqliteDb(conn, dialect)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def pin_sqlite(engine: Engine) -> sqlite3.Connection | None:
+    """Take one SQLite connection out of the pool for good (None on PostgreSQL)."""
+    if not is_sqlite(engine):
+        return None
+    driver = engine.raw_connection().driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
 
 
 def parse_document(value: Any) -> dict[str, Any]:
