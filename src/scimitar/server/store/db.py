@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from scimitar.db.engine import is_sqlite, read_transaction, write_transaction
+from scimitar.db.engine import is_sqlite, write_transaction
 
 Params = Mapping[str, Any]
 # What a unique-constraint violation raises through either path.
@@ -167,9 +167,15 @@ def transaction(
     transactions at once (the server's event loop): it skips the pool.
     """
     if not is_sqlite(engine):
-        opener = write_transaction if write else read_transaction
-        with opener(engine) as connection:
-            yield SqlAlchemyDb(connection)
+        if write:
+            with write_transaction(engine) as connection:
+                yield SqlAlchemyDb(connection)
+            return
+        # Reads run in autocommit: no BEGIN and COMMIT round trips. Each statement
+        # sees committed data; a page and its total may differ by a write between
+        # them, which RFC 7644 does not forbid (it promises no snapshot either).
+        with engine.connect() as connection:
+            yield SqlAlchemyDb(connection.execution_options(isolation_level="AUTOCOMMIT"))
         return
     if pinned is not None:
         with _sqlite_transaction(pinned, engine.dialect, write) as db:
