@@ -100,6 +100,6 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """Open a read-only transaction (a consistent snapshot for list + count)."""
+    """Open a transaction for reads that must agree with each other (one snapshot)."""
     with engine.connect() as conn, conn.begin():
         yield conn
