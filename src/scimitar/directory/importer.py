@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import orjson
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 
 from scimitar.db.engine import write_transaction
+from scimitar.directory.json_lines import json_line
 from scimitar.directory.members import write_membership_changes
 from scimitar.directory.model import (
     GROUP,
@@ -136,7 +136,7 @@ class _Source:
         if isinstance(origin, int):
             return f"line {origin}{f', {attribute}' if attribute else ''}: {message}"
         path = (*origin, attribute) if attribute else origin
-        line = f" (line {_json_line(self.text, path)})" if locate else ""
+        line = f" (line {json_line(self.text, path)})" if locate else ""
         return f"{_where(path)}{line}: {message}"
 
 
@@ -320,49 +320,6 @@ def _where(origin: Origin) -> str:
     if isinstance(origin, int):
         return f"line {origin}"
     return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in origin)[1:]
-
-
-def _json_line(text: str, path: Sequence[str | int]) -> int:
-    """Return the line where ``path`` is in a JSON text (or its deepest part that exists).
-
-    Only run for the few problems a message shows: it re-scans the text with the
-    standard library's decoder, skipping whole values it does not descend into.
-    """
-    decoder = json.JSONDecoder()
-    pos = found = _skip(text, 0)
-    try:
-        for step in path:
-            if text[pos] != ("[" if isinstance(step, int) else "{"):
-                break
-            pos = _skip(text, pos + 1)
-            index, hit = 0, None
-            while text[pos] not in "]}":
-                start = pos
-                if isinstance(step, int):
-                    matched, index = index == step, index + 1
-                else:
-                    key, pos = decoder.raw_decode(text, pos)
-                    pos = _skip(text, _skip(text, pos) + 1)  # past the ":"
-                    matched = isinstance(key, str) and key.casefold() == step.casefold()
-                if matched:
-                    hit = (start, pos)
-                    break
-                _, pos = decoder.raw_decode(text, pos)
-                pos = _skip(text, pos)
-                if text[pos] == ",":
-                    pos = _skip(text, pos + 1)
-            if hit is None:
-                break
-            found, pos = hit
-    except (ValueError, IndexError):
-        pass  # malformed past this point: the line found so far is the best answer
-    return text.count("\n", 0, found) + 1
-
-
-def _skip(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\n\r":
-        pos += 1
-    return pos
 
 
 # -- planning and writing -------------------------------------------------------------

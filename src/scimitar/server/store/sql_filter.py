@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -37,175 +36,34 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from scimitar.scim.ast import And, AttrPath, Compare, CompValue, Filter, Not, Or, Present, ValuePath
+from scimitar.scim.ast import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from scimitar.scim.errors import InvalidFilter, InvalidValue
 from scimitar.scim.evaluate import element_matches
 from scimitar.scim.resources import URN_ALIASES
 from scimitar.scim.schema import Attribute, Resolved, ResourceType, UnknownAttribute, resolve
 from scimitar.server.store.sql_json import (
-    ORDER,
     Place,
     Sql,
-    Sqlite,
     doc_elements,
-    like_pattern,
     padded_datetime,
     sql_for,
 )
+from scimitar.server.store.sql_values import (
+    STRING_TYPES,
+    ColumnValue,
+    JsonValue,
+    Pred,
+    Value,
+    compare_value,
+    negate,
+    not_null,
+    value_present,
+)
 from scimitar.server.tables import group_members, groups, users
 
-# (predicate, may it be NULL): see the module docstring.
-_Pred = tuple[ColumnElement[bool], bool]
-
-_STRING_TYPES = frozenset({"string", "reference", "binary"})
 # RFC 7644 §3.4.2.2: "Clients MAY query by schema ... using the 'schemas' attribute";
 # no schema defines it, so it is described here as the evaluator describes it.
 _SCHEMAS = Attribute("schemas", type="reference", multi_valued=True)
-
-
-# -- one value: a column or a place in JSON -----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Column:
-    """A value in an SQL column or expression: native type, NULL when absent.
-
-    ``key`` is an already case-folded copy (``user_name_key``) that caseExact=false
-    comparisons use with a folded value, so that the index on it still applies.
-    """
-
-    expr: ColumnElement[Any]
-    attribute: Attribute
-    label: str
-    key: ColumnElement[Any] | None = None
-    nullable: bool = True
-    indexed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Json:
-    """A value inside a JSON document or array element."""
-
-    place: Place
-    attribute: Attribute
-    label: str
-
-
-_Source = _Column | _Json
-
-
-def _negate(pred: _Pred) -> _Pred:
-    expr, nullable = pred
-    return not_(func.coalesce(expr, false()) if nullable else expr), False
-
-
-def _boolean(value: CompValue, label: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    # Entra ID quotes booleans: `roles[primary eq "True"]`.
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise InvalidFilter(f"'{label}' is a boolean; compare it with true or false, not {value!r}")
-
-
-def _datetime(value: CompValue, label: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:  # no offset means UTC, as in the evaluator
-            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    raise InvalidFilter(
-        f"'{label}' is a dateTime; compare it with an ISO 8601 string such as "
-        f'"2011-05-13T04:42:34Z", not {value!r}'
-    )
-
-
-def _compare(sql: Sql, source: _Source, op: str, value: CompValue) -> _Pred:
-    """Compile ``source op value`` for a non-null ``value``, or raise ``InvalidFilter``."""
-    if op == "ne":
-        return _negate(_compare(sql, source, "eq", value))
-    attribute, label = source.attribute, source.label
-    kind = attribute.type
-    if kind == "complex":
-        raise InvalidFilter(f"'{label}' is complex; filter on one of its sub-attributes")
-    if op in ("co", "sw", "ew") and kind not in ("string", "reference"):
-        raise InvalidFilter(f"'{op}' applies to strings; '{label}' is a {kind}")
-    if op not in ("eq", "co", "sw", "ew") and kind in ("boolean", "binary"):
-        # RFC 7644 §3.4.2.2: ordering a Boolean or Binary SHALL fail with invalidFilter.
-        raise InvalidFilter(f"'{op}' does not apply to the {kind} attribute '{label}'")
-    if kind == "boolean":
-        wanted = _boolean(value, label)
-        if isinstance(source, _Column):
-            return source.expr == wanted, source.nullable
-        return sql.is_bool(source.place, wanted), True
-    if kind in ("integer", "decimal"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidFilter(f"'{label}' is an {kind}; compare it with a number, not {value!r}")
-        if isinstance(source, _Column):
-            return ORDER[op](source.expr, value), source.nullable
-        return sql.number(source.place, op, value), True
-    if kind == "dateTime":
-        moment = _datetime(value, label)
-        if isinstance(source, _Column):
-            return ORDER[op](source.expr, moment), source.nullable
-        stored = padded_datetime(sql.text(source.place))
-        return ORDER[op](stored, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")), True
-    if not isinstance(value, str):
-        raise InvalidFilter(f"'{label}' is a {kind}; compare it with a quoted string")
-    return _compare_string(sql, source, op, value)
-
-
-def _compare_string(sql: Sql, source: _Source, op: str, value: str) -> _Pred:
-    if isinstance(source, _Column):
-        expr, nullable, key, indexed = source.expr, source.nullable, source.key, source.indexed
-    else:
-        expr, nullable, key, indexed = sql.text(source.place), True, None, False
-    if source.attribute.case_exact or source.attribute.type == "binary":
-        if op in ORDER:
-            return ORDER[op](expr, value), nullable
-        if not value:  # every string contains, starts and ends with ""
-            return expr.is_not(None), False
-        return sql.substring(expr, op, value, indexed), nullable
-    if key is not None:  # already folded, and indexed
-        folded = value.casefold()
-        if op in ORDER:
-            return ORDER[op](key, folded), nullable
-        if op == "sw" and folded and isinstance(sql, Sqlite):
-            return sql.substring(key, op, folded, indexed=True), nullable
-        return key.like(like_pattern(folded, op), escape="\\"), nullable
-    lhs = sql.fold(expr)
-    if op in ORDER:
-        return ORDER[op](lhs, sql.fold_value(value)), nullable
-    # casefold() and lower() leave the pattern's '\', '%' and '_' alone.
-    return lhs.like(sql.fold_value(like_pattern(value, op)), escape="\\"), nullable
-
-
-def _present(sql: Sql, source: _Source) -> _Pred:
-    """Compile ``pr``: not null, not "", and a complex value with some sub-value present."""
-    attribute = source.attribute
-    if isinstance(source, _Column):
-        expr = source.key if source.key is not None else source.expr
-        if attribute.type in _STRING_TYPES:
-            return expr != "", source.nullable
-        return expr.is_not(None), False
-    if attribute.type == "complex":
-        subs = [
-            _present(sql, _Json(source.place.child(sub.name), sub, source.label))
-            for sub in attribute.sub_attributes
-        ]
-        return or_(false(), *(expr for expr, _ in subs)), any(nullable for _, nullable in subs)
-    text = sql.text(source.place)
-    if attribute.type in _STRING_TYPES:
-        return text != "", True
-    return text.is_not(None), False
-
-
-def _has_value(sql: Sql, source: _Source) -> ColumnElement[bool]:
-    if isinstance(source, _Column):
-        return source.expr.is_not(None)
-    return sql.text(source.place).is_not(None)
 
 
 # -- scopes: what a name means where it is written ----------------------------------------
@@ -215,23 +73,23 @@ class _Scope:
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
 
-    def compare(self, node: Compare) -> _Pred:
+    def compare(self, node: Compare) -> Pred:
         raise NotImplementedError
 
-    def present(self, path: AttrPath) -> _Pred:
+    def present(self, path: AttrPath) -> Pred:
         raise NotImplementedError
 
-    def value_path(self, node: ValuePath) -> _Pred:
+    def value_path(self, node: ValuePath) -> Pred:
         raise NotImplementedError
 
 
-def _compile(node: Filter, scope: _Scope) -> _Pred:
+def _compile(node: Filter, scope: _Scope) -> Pred:
     if isinstance(node, Compare):
         if node.value is None:
             # The RFC gives null no meaning in a comparison; like the evaluator, read
             # "eq null" as absent and "ne null" as present.
             if node.op == "eq":
-                return _negate(scope.present(node.path))
+                return negate(scope.present(node.path))
             if node.op == "ne":
                 return scope.present(node.path)
             raise InvalidFilter(f"'{node.op}' cannot compare '{node.path}' with null")
@@ -244,7 +102,7 @@ def _compile(node: Filter, scope: _Scope) -> _Pred:
         joined = and_(left, right) if isinstance(node, And) else or_(left, right)
         return joined, left_null or right_null
     if isinstance(node, Not):
-        return _negate(_compile(node.operand, scope))
+        return negate(_compile(node.operand, scope))
     if isinstance(node, ValuePath):
         return scope.value_path(node)
     raise TypeError(f"not a filter node: {node!r}")
@@ -257,14 +115,14 @@ class _SubScope(_Scope):
     """
 
     def __init__(
-        self, sql: Sql, attribute: Attribute, label: str, source: Callable[[Attribute], _Source]
+        self, sql: Sql, attribute: Attribute, label: str, source: Callable[[Attribute], Value]
     ) -> None:
         super().__init__(sql)
         self.attribute = attribute
         self.label = label
         self.source = source
 
-    def sub(self, path: AttrPath) -> _Source:
+    def sub(self, path: AttrPath) -> Value:
         if path.urn is None and path.sub_attr is None:
             if not self.attribute.sub_attributes and path.attr.lower() == "value":
                 return self.source(self.attribute)
@@ -273,13 +131,13 @@ class _SubScope(_Scope):
                 return self.source(sub)
         raise InvalidFilter(f"'{self.label}' has no sub-attribute '{path}'")
 
-    def compare(self, node: Compare) -> _Pred:
-        return _compare(self.sql, self.sub(node.path), node.op, node.value)
+    def compare(self, node: Compare) -> Pred:
+        return compare_value(self.sql, self.sub(node.path), node.op, node.value)
 
-    def present(self, path: AttrPath) -> _Pred:
-        return _present(self.sql, self.sub(path))
+    def present(self, path: AttrPath) -> Pred:
+        return value_present(self.sql, self.sub(path))
 
-    def value_path(self, node: ValuePath) -> _Pred:
+    def value_path(self, node: ValuePath) -> Pred:
         raise InvalidFilter(f"value filters cannot be nested inside '{self.label}[...]'")
 
 
@@ -292,7 +150,7 @@ class _Collection:
     # ``attr pr``: some element is present; None means every element is.
     element_present: Callable[[], ColumnElement[bool]] | None = None
 
-    def match(self, node: Compare | Present, sub: Attribute | None) -> _Pred:
+    def match(self, node: Compare | Present, sub: Attribute | None) -> Pred:
         """Compile ``attr[.sub] op value``: some value matches (RFC 7644 §3.4.2.2)."""
         attribute, scope = self.scope.attribute, self.scope
         if isinstance(node, Present) and sub is None:
@@ -311,8 +169,8 @@ class _Collection:
         if node.op != "ne":
             return self.exists(scope.compare(replace(node, path=path))[0]), False
         # `emails.value ne "x"`: no value at all, or some value other than "x".
-        has_value = _has_value(scope.sql, scope.sub(path))
-        differs = _compare(scope.sql, scope.sub(path), "ne", node.value)[0]
+        has_value = not_null(scope.sql, scope.sub(path))
+        differs = compare_value(scope.sql, scope.sub(path), "ne", node.value)[0]
         return or_(not_(self.exists(has_value)), self.exists(and_(has_value, differs))), False
 
 
@@ -325,13 +183,13 @@ def _json_collection(
     def exists(pred: ColumnElement[bool]) -> ColumnElement[bool]:
         return select(literal_column("1")).select_from(alias).where(pred).exists()
 
-    def source(sub: Attribute) -> _Source:
+    def source(sub: Attribute) -> Value:
         if sub is attribute:
-            return _Json(element, attribute, label)
-        return _Json(element.child(sub.name), sub, f"{label}.{sub.name}")
+            return JsonValue(element, attribute, label)
+        return JsonValue(element.child(sub.name), sub, f"{label}.{sub.name}")
 
     def element_present() -> ColumnElement[bool]:
-        return _present(sql, _Json(element, attribute, label))[0]
+        return value_present(sql, JsonValue(element, attribute, label))[0]
 
     return _Collection(_SubScope(sql, attribute, label, source), exists, element_present)
 
@@ -357,23 +215,23 @@ def _membership_collection(
     else:
         correlate, ids, joined_on = link.c.member_id == table.c.id, link.c.group_id, "group_id"
 
-    def source(sub: Attribute) -> _Source:
+    def source(sub: Attribute) -> Value:
         label = f"{kind}.{sub.name}"
         if sub.name == "value":
-            return _Column(ids, sub, label, None if sub.case_exact else ids, False, True)
+            return ColumnValue(ids, sub, label, None if sub.case_exact else ids, False, True)
         if sub.name == "type" and kind == "members":
-            return _Column(link.c.member_type, sub, label, nullable=False)
+            return ColumnValue(link.c.member_type, sub, label, nullable=False)
         if sub.name == "type":  # store.members.groups_of lists direct memberships
-            return _Column(literal("direct", Text), sub, label, nullable=False)
+            return ColumnValue(literal("direct", Text), sub, label, nullable=False)
         if sub.name == "display":
             group = joins.setdefault("group", _LINKED["group"])
             if kind == "groups":
                 key = group.c.display_name_key
-                return _Column(group.c.display_name, sub, label, key, nullable=False)
+                return ColumnValue(group.c.display_name, sub, label, key, nullable=False)
             # A user member shows its displayName, else its userName.
             user = joins.setdefault("user", _LINKED["user"])
             shown = func.coalesce(user.c.display_name, user.c.user_name, group.c.display_name)
-            return _Column(shown, sub, label)
+            return ColumnValue(shown, sub, label)
         raise InvalidFilter(f"cannot filter on '{label}': it is computed when shown")
 
     def exists(pred: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -415,38 +273,40 @@ class _ResourceScope(_Scope):
         """Is this ``id``, ``externalId`` or ``meta`` (RFC 7643 §3.1)?"""
         return self.resource_type.common_attribute(resolved.attribute.name) is resolved.attribute
 
-    def column(self, resolved: Resolved, label: str) -> _Column | None:
+    def column(self, resolved: Resolved, label: str) -> ColumnValue | None:
         """Return the column holding a single-valued attribute, if one does."""
         table, attribute, sub = self.table, resolved.attribute, resolved.sub
         name = attribute.name
         if self.is_common(resolved):
             if name == "id":
-                return _Column(table.c.id, attribute, label, nullable=False, indexed=True)
+                return ColumnValue(table.c.id, attribute, label, nullable=False, indexed=True)
             if name == "externalId":
-                return _Column(table.c.external_id, attribute, label, indexed=True)
+                return ColumnValue(table.c.external_id, attribute, label, indexed=True)
             if sub is None:  # bare `meta`: complex, so only `pr` applies, and it holds
-                return _Column(true(), attribute, label, nullable=False)
+                return ColumnValue(true(), attribute, label, nullable=False)
             return self.meta(sub, label)
         if resolved.in_extension or sub is not None:
             return None
         if name == "userName" and "user_name_key" in table.c:
-            return _Column(table.c.user_name, attribute, label, table.c.user_name_key, False, True)
+            return ColumnValue(
+                table.c.user_name, attribute, label, table.c.user_name_key, False, True
+            )
         if name == "displayName" and "display_name_key" in table.c:
             key = table.c.display_name_key
-            return _Column(table.c.display_name, attribute, label, key, False, True)
+            return ColumnValue(table.c.display_name, attribute, label, key, False, True)
         if name == "displayName" and "display_name" in table.c:
-            return _Column(table.c.display_name, attribute, label)
+            return ColumnValue(table.c.display_name, attribute, label)
         if name == "active" and "active" in table.c:
-            return _Column(table.c.active, attribute, label)
+            return ColumnValue(table.c.active, attribute, label)
         return None
 
-    def meta(self, sub: Attribute, label: str) -> _Column:
+    def meta(self, sub: Attribute, label: str) -> ColumnValue:
         if sub.name == "created":
-            return _Column(self.table.c.created, sub, label, nullable=False)
+            return ColumnValue(self.table.c.created, sub, label, nullable=False)
         if sub.name == "lastModified":
-            return _Column(self.table.c.last_modified, sub, label, nullable=False)
+            return ColumnValue(self.table.c.last_modified, sub, label, nullable=False)
         if sub.name == "resourceType":
-            return _Column(literal(self.resource_type.name, Text), sub, label, nullable=False)
+            return ColumnValue(literal(self.resource_type.name, Text), sub, label, nullable=False)
         raise InvalidFilter(f"cannot filter on '{label}': it is computed when shown")
 
     def place(self, resolved: Resolved) -> Place:
@@ -474,16 +334,16 @@ class _ResourceScope(_Scope):
         keys = self.place(resolved).keys
         return _json_collection(self.sql, self.table, keys, resolved.attribute)
 
-    def source(self, resolved: Resolved, label: str) -> _Source:
+    def source(self, resolved: Resolved, label: str) -> Value:
         found = self.column(resolved, label)
         if found is not None:
             return found
         place = self.place(resolved)
         if resolved.sub is not None:
-            return _Json(place.child(resolved.sub.name), resolved.sub, label)
-        return _Json(place, resolved.attribute, label)
+            return JsonValue(place.child(resolved.sub.name), resolved.sub, label)
+        return JsonValue(place, resolved.attribute, label)
 
-    def schemas(self, node: Filter) -> _Pred:
+    def schemas(self, node: Filter) -> Pred:
         """Compile a filter on ``schemas``: the core URN, plus each extension present."""
         if element_matches(_SCHEMAS, self.resource_type.schema.id, node):
             return true(), False  # every resource has its core schema
@@ -495,7 +355,7 @@ class _ResourceScope(_Scope):
                 candidates.append(found.is_not(None))
         return (or_(*candidates), False) if candidates else (false(), False)
 
-    def compare(self, node: Compare) -> _Pred:
+    def compare(self, node: Compare) -> Pred:
         resolved = self.resolve(node.path, InvalidFilter)
         if resolved.attribute is _SCHEMAS:
             return self.schemas(replace(node, path=AttrPath("value")))
@@ -503,18 +363,18 @@ class _ResourceScope(_Scope):
         if elements is not None:
             return elements.match(node, resolved.sub)
         source = self.source(_through_value(resolved), str(node.path))
-        return _compare(self.sql, source, node.op, node.value)
+        return compare_value(self.sql, source, node.op, node.value)
 
-    def present(self, path: AttrPath) -> _Pred:
+    def present(self, path: AttrPath) -> Pred:
         resolved = self.resolve(path, InvalidFilter)
         if resolved.attribute is _SCHEMAS:
             return true(), False
         elements = self.collection(resolved)
         if elements is not None:
             return elements.match(Present(path), resolved.sub)
-        return _present(self.sql, self.source(resolved, str(path)))
+        return value_present(self.sql, self.source(resolved, str(path)))
 
-    def value_path(self, node: ValuePath) -> _Pred:
+    def value_path(self, node: ValuePath) -> Pred:
         resolved = self.resolve(node.path, InvalidFilter)
         label, attribute = str(node.path), resolved.attribute
         if attribute is _SCHEMAS:
@@ -527,10 +387,10 @@ class _ResourceScope(_Scope):
         # `name[givenName eq "x"]`: one complex value, no EXISTS needed.
         place = self.place(resolved)
 
-        def source(sub: Attribute) -> _Source:
+        def source(sub: Attribute) -> Value:
             if self.is_common(resolved):  # meta[...]
                 return self.meta(sub, f"{label}.{sub.name}")
-            return _Json(place.child(sub.name), sub, f"{label}.{sub.name}")
+            return JsonValue(place.child(sub.name), sub, f"{label}.{sub.name}")
 
         return _compile(node.filter, _SubScope(self.sql, attribute, label, source))
 
@@ -599,7 +459,7 @@ def sort_key(
     if leaf.type == "complex":
         raise InvalidValue(f"cannot sort by '{label}': it is complex; name a sub-attribute")
     if found is not None:
-        if leaf.type in _STRING_TYPES and not leaf.case_exact:
+        if leaf.type in STRING_TYPES and not leaf.case_exact:
             return found.key if found.key is not None else sql.fold(found.expr)
         return found.expr
     place = scope.place(resolved)
@@ -618,6 +478,6 @@ def _sort_value(sql: Sql, place: Place, attribute: Attribute) -> ColumnElement[A
     value = sql.sortable(place, attribute.type)
     if attribute.type == "dateTime":
         return padded_datetime(value)
-    if attribute.type in _STRING_TYPES and not attribute.case_exact:
+    if attribute.type in STRING_TYPES and not attribute.case_exact:
         return sql.fold(value)
     return value
