@@ -37,7 +37,7 @@ from scimitar.scim.resources import (
 )
 from scimitar.scim.schema import Attribute, ResourceType, Schema
 from scimitar.server.representation import to_scim
-from scimitar.server.store.db import SqlAlchemyDb
+from scimitar.server.store.db import transaction
 from scimitar.server.store.members import groups_of, members_of
 from scimitar.server.store.resources import StoredResource
 from scimitar.server.store.sql_filter import compile_filter, sort_key
@@ -312,8 +312,9 @@ def _scim_json(engine: Engine, tenant: Tenant) -> tuple[dict[str, Any], dict[str
     with engine.connect() as conn:
         user_rows = conn.execute(select(users).where(users.c.tenant_id == tenant.id)).all()
         group_rows = conn.execute(select(groups).where(groups.c.tenant_id == tenant.id)).all()
-        user_groups = groups_of(SqlAlchemyDb(conn), [row.id for row in user_rows])
-        group_members_ = members_of(SqlAlchemyDb(conn), [row.id for row in group_rows])
+    with transaction(engine, write=False) as db:
+        user_groups = groups_of(db, [row.id for row in user_rows])
+        group_members_ = members_of(db, [row.id for row in group_rows])
 
     def shown(resource_type: ResourceType, row: Any, **extra: Any) -> dict[str, Any]:
         stored = StoredResource(
