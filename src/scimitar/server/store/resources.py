@@ -173,9 +173,11 @@ def _name_taken(
 
 
 def insert(db: Db, kind: Kind, tenant_id: int, doc: dict[str, Any]) -> StoredResource:
-    """Insert a new resource; a taken unique name raises ``Uniqueness`` (409)."""
-    if _name_taken(db, kind, tenant_id, doc):
-        raise _uniqueness_error(kind, doc)
+    """Insert a new resource; a taken unique name raises ``Uniqueness`` (409).
+
+    The unique index on (tenant, casefolded name) is the check: asking first would
+    cost every create a query, and could still lose a race to a concurrent insert.
+    """
     stamp = now()
     resource = StoredResource(str(uuid.uuid4()), doc, 1, stamp, stamp)
     try:
@@ -191,7 +193,7 @@ def insert(db: Db, kind: Kind, tenant_id: int, doc: dict[str, Any]) -> StoredRes
                 **kind.columns_for(doc),
             },
         )
-    except INTEGRITY_ERRORS:  # a concurrent insert won the race for the name
+    except INTEGRITY_ERRORS:  # the name is taken (ids are random UUIDs, the tenant exists)
         raise _uniqueness_error(kind, doc) from None
     return resource
 
