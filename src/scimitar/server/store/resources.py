@@ -107,7 +107,6 @@ class _Statements:
         mine = (table.c.id == bindparam("rid"), table.c.tenant_id == bindparam("tenant"))
         self.fetch = select(*columns).where(*mine)
         self.fetch_for_update = self.fetch.with_for_update()
-        self.exists = select(table.c.id).where(*mine)
         self.name_taken = (
             select(table.c.id)
             .where(
@@ -210,10 +209,6 @@ def fetch(
     if row is None:
         raise NotFound(f"{kind.resource_type.name} {resource_id!r} not found")
     return _row_to_resource(row)
-
-
-def exists(db: Db, kind: Kind, tenant_id: int, resource_id: str) -> bool:
-    return db.first(statements(kind).exists, {"rid": resource_id, "tenant": tenant_id}) is not None
 
 
 def store(
