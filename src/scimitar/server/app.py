@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -37,18 +36,14 @@ def create_app(settings: Settings) -> Starlette:
     async def bulk(request: Request) -> Response:
         body = await read_json(request, settings.max_body_bytes)
         authorization = request.headers.get("authorization")
-        principal = await service.run(service.check_key, authorization)
+        principal = service.check_key(authorization)
         operations, fail_on_errors = parse_request(body, settings.max_bulk_operations)
-        runner = BulkRunner(engine, principal, scim_base(request), service.pinned)
-        return scim_response(await service.run(runner.run, operations, fail_on_errors))
+        runner = BulkRunner(service.connection, principal, scim_base(request))
+        return scim_response(runner.run(operations, fail_on_errors))
 
     async def healthz(_request: Request) -> Response:
-        def probe() -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
         try:
-            await service.run(probe)
+            service.ping()
         except Exception:
             log.exception("health check: the database does not answer")
             return PlainTextResponse("database unavailable\n", status_code=503)

@@ -9,11 +9,8 @@ or never exists fails with 409, as the RFC's example does (§3.7.3).
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import Engine
 
 from scimitar.scim.errors import Conflict, InvalidSyntax, InvalidValue, PayloadTooLarge, ScimError
 from scimitar.server.auth import Principal
@@ -26,7 +23,7 @@ from scimitar.server.service import (
     replace_in,
 )
 from scimitar.server.store import resources
-from scimitar.server.store.db import transaction
+from scimitar.server.store.connections import WorkerConnection
 from scimitar.server.store.resources import KINDS, Kind
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -128,13 +125,11 @@ class BulkRunner:
 
     def __init__(
         self,
-        engine: Engine,
+        connection: WorkerConnection,
         principal: Principal,
         location_base: str,
-        pinned: sqlite3.Connection | None = None,
     ) -> None:
-        self.engine = engine
-        self.pinned = pinned
+        self.connection = connection
         self.principal = principal
         self.base = location_base
         self.created: dict[str, str] = {}  # bulkId -> resource id
@@ -190,7 +185,7 @@ class BulkRunner:
         path = _substitute(op.path, self.created)
         data = _substitute(op.data, self.created)
         kind, resource_id = self._target(path, op.method)
-        with transaction(self.engine, write=True, pinned=self.pinned) as db:
+        with self.connection.transaction(write=True) as db:
             if op.method == "POST":
                 resource = create_in(db, self.principal, kind, _object(data), _NO_DERIVED)
                 assert op.bulk_id is not None

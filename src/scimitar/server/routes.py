@@ -80,8 +80,7 @@ class ScimEndpoints:
         authorization = request.headers.get("authorization")
         base = scim_base(request)
         if kind is None:
-            total, found = await self.service.run(
-                self.service.search_all,
+            total, found = self.service.search_all(
                 authorization,
                 query,
                 need,
@@ -89,7 +88,7 @@ class ScimEndpoints:
             )
             rendered = [render(k.resource_type, r, base, attributes, excluded) for k, r in found]
         else:
-            page = await self.service.run(self.service.query, authorization, kind, query, need)
+            page = self.service.query(authorization, kind, query, need)
             total = page.total
             rendered = [
                 render(kind.resource_type, r, base, attributes, excluded) for r in page.resources
@@ -99,8 +98,7 @@ class ScimEndpoints:
     async def get(self, request: Request, kind: Kind) -> Response:
         params = dict(request.query_params)
         attributes, excluded = projection(params)
-        resource = await self.service.run(
-            self.service.get,
+        resource = self.service.get(
             request.headers.get("authorization"),
             kind,
             request.path_params["id"],
@@ -116,8 +114,7 @@ class ScimEndpoints:
     async def create(self, request: Request, kind: Kind) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
         attributes, excluded = projection(dict(request.query_params))
-        resource = await self.service.run(
-            self.service.create,
+        resource = self.service.create(
             request.headers.get("authorization"),
             kind,
             body,
@@ -130,8 +127,7 @@ class ScimEndpoints:
     async def replace(self, request: Request, kind: Kind) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
         attributes, excluded = projection(dict(request.query_params))
-        resource = await self.service.run(
-            self.service.replace,
+        resource = self.service.replace(
             request.headers.get("authorization"),
             kind,
             request.path_params["id"],
@@ -150,8 +146,7 @@ class ScimEndpoints:
         # unless the client asked for attributes; users answer 200 with the resource.
         asked = "attributes" in params or "excludedAttributes" in params
         need = wanted(attributes, excluded) if kind is USERS or asked else None
-        resource = await self.service.run(
-            self.service.patch,
+        resource = self.service.patch(
             request.headers.get("authorization"),
             kind,
             request.path_params["id"],
@@ -165,8 +160,7 @@ class ScimEndpoints:
         return scim_response(rendered, headers={"ETag": etag(resource.version)})
 
     async def delete(self, request: Request, kind: Kind) -> Response:
-        await self.service.run(
-            self.service.delete,
+        self.service.delete(
             request.headers.get("authorization"),
             kind,
             request.path_params["id"],

@@ -1,21 +1,19 @@
 """The SCIM operations, each one transaction: authenticate, validate, write, read back.
 
-Handlers call these from a worker thread (the database drivers block). Doing the
-key check and the operation in the same transaction costs one connection checkout
-and one thread hop per request, which is most of a request's overhead.
+Handlers call them inline: each worker runs one at a time on its own connection
+(see ``store.connections`` for why). The key check and the operation share one
+transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
-from sqlalchemy import Engine
+from sqlalchemy import Engine, literal, select
 
-from scimitar.db.engine import is_sqlite
 from scimitar.scim.ast import AttrPath, Filter
 from scimitar.scim.errors import InvalidValue, PreconditionFailed
 from scimitar.scim.evaluate import element_matches
@@ -28,10 +26,11 @@ from scimitar.server.auth import Principal, authenticate, require_permissions
 from scimitar.server.passwords import protect
 from scimitar.server.representation import etag
 from scimitar.server.store import members, resources
-from scimitar.server.store.db import Db, pin_sqlite, transaction
+from scimitar.server.store.connections import worker_connection
+from scimitar.server.store.db import Db
 from scimitar.server.store.resources import GROUPS, USERS, Kind, Page, StoredResource
 
-T = TypeVar("T")
+_PING = select(literal(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,35 +68,23 @@ class ScimService:
     """Users and groups of the tenant that the bearer key belongs to."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        # SQLite answers in microseconds from this very process: handing the call to a
-        # thread costs more than the call, and the two threads would fight over the
-        # GIL. PostgreSQL waits on the network, so its calls go to worker threads.
-        self._inline = is_sqlite(engine)
-        # Inline calls never overlap, so one connection serves them all, without the
-        # pool's checkout and reset on every request.
-        self.pinned = pin_sqlite(engine)
-        # As many threads as pooled connections: more would only queue for one.
-        self._limiter = anyio.CapacityLimiter(engine.pool.size())  # type: ignore[attr-defined]
+        self.connection = worker_connection(engine)
 
     def close(self) -> None:
-        """Give back the pinned SQLite connection (at shutdown)."""
-        if self.pinned is not None:
-            self.pinned.close()
-            self.pinned = None
-
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a blocking operation of this service: inline on SQLite, else in a thread."""
-        if self._inline:
-            return function(*args)
-        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+        """Close the database connection (at shutdown)."""
+        self.connection.close()
 
     @contextmanager
     def _session(self, authorization: str | None, *, write: bool) -> Iterator[tuple[Db, Principal]]:
-        with transaction(self.engine, write=write, pinned=self.pinned) as db:
+        with self.connection.transaction(write=write) as db:
             principal = authenticate(db, authorization)
             require_permissions(principal)
             yield db, principal
+
+    def ping(self) -> None:
+        """Check that the database answers (``/healthz``)."""
+        with self.connection.transaction(write=False) as db:
+            db.first(_PING)
 
     def check_key(self, authorization: str | None) -> Principal:
         """Authenticate without doing anything else (for endpoints with no data access)."""

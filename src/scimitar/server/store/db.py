@@ -25,8 +25,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from scimitar.db.engine import is_sqlite
-
 Params = Mapping[str, Any]
 # What a unique-constraint violation raises, whichever driver ran the statement.
 INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.errors.IntegrityError)
@@ -177,7 +175,7 @@ class _PgCompiled:
 
 
 class PsycopgDb:
-    """``Db`` on psycopg's own connection, with statements compiled once.
+    """``Db`` on a psycopg cursor, with statements compiled once.
 
     SQLAlchemy's execution layer cost about as much CPU per statement as psycopg
     itself; the statements are still SQLAlchemy's, compiled for PostgreSQL.
@@ -186,8 +184,8 @@ class PsycopgDb:
     dialect_name = "postgresql"
     _cache: dict[int, _PgCompiled] = {}
 
-    def __init__(self, conn: psycopg.Connection[Any], dialect: Dialect) -> None:
-        self.conn = conn
+    def __init__(self, cursor: psycopg.Cursor[Any], dialect: Dialect) -> None:
+        self.cursor = cursor
         self.dialect = dialect
 
     def _compiled(self, statement: Executable) -> _PgCompiled:
@@ -200,73 +198,51 @@ class PsycopgDb:
 
     def rows(self, statement: Executable, params: Params | None = None) -> list[tuple[Any, ...]]:
         compiled = self._compiled(statement)
-        return self.conn.execute(compiled.sql, compiled.bind(params)).fetchall()
+        return self.cursor.execute(compiled.sql, compiled.bind(params)).fetchall()
 
     def first(self, statement: Executable, params: Params | None = None) -> tuple[Any, ...] | None:
         compiled = self._compiled(statement)
-        row: tuple[Any, ...] | None = self.conn.execute(
-            compiled.sql, compiled.bind(params)
-        ).fetchone()
-        return row
+        return self.cursor.execute(compiled.sql, compiled.bind(params)).fetchone()
 
     def run(self, statement: Executable, params: Params | Sequence[Params] | None = None) -> int:
         compiled = self._compiled(statement)
         if isinstance(params, Sequence):
             if not params:
                 return 0
-            with self.conn.cursor() as cursor:
-                cursor.executemany(compiled.sql, [compiled.bind(p) for p in params])
-                return cursor.rowcount
-        return self.conn.execute(compiled.sql, compiled.bind(params)).rowcount
+            self.cursor.executemany(compiled.sql, [compiled.bind(p) for p in params])
+        else:
+            self.cursor.execute(compiled.sql, compiled.bind(params))
+        return self.cursor.rowcount
 
 
 @contextmanager
-def transaction(
-    engine: Engine, *, write: bool, pinned: sqlite3.Connection | None = None
-) -> Iterator[Db]:
-    """Open a transaction and yield the ``Db`` to run the store's statements in it.
+def transaction(engine: Engine, *, write: bool) -> Iterator[Db]:
+    """Open a transaction on a connection of ``engine``'s pool; yield its ``Db``.
 
-    On SQLite a write takes the database's write lock at BEGIN (``IMMEDIATE``), so
-    a second writer waits there instead of failing half-way (see ``db/engine.py``).
-    ``pinned`` is a SQLite connection kept by a caller that never runs two
-    transactions at once (the server's event loop): it skips the pool.
+    For code outside the server (tests, tools); the server keeps one connection per
+    worker instead (``store.connections``), and follows the same rules.
     """
-    if not is_sqlite(engine):
-        pooled = engine.raw_connection()
-        try:
-            driver = pooled.driver_connection
-            assert isinstance(driver, psycopg.Connection)
-            if write:
-                with driver.transaction():
-                    yield PsycopgDb(driver, engine.dialect)
-                return
-            # Reads run in autocommit: no BEGIN and COMMIT round trips. Each statement
-            # sees committed data; a page and its total may differ by a write between
-            # them, which RFC 7644 does not forbid (it promises no snapshot either).
-            driver.autocommit = True
-            try:
-                yield PsycopgDb(driver, engine.dialect)
-            finally:
-                driver.autocommit = False
-        finally:
-            pooled.close()
-        return
-    if pinned is not None:
-        with _sqlite_transaction(pinned, engine.dialect, write) as db:
-            yield db
-        return
     pooled = engine.raw_connection()
     try:
         driver = pooled.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
-        with _sqlite_transaction(driver, engine.dialect, write) as db:
-            yield db
+        if isinstance(driver, sqlite3.Connection):
+            with sqlite_transaction(driver, engine.dialect, write) as db:
+                yield db
+            return
+        assert isinstance(driver, psycopg.Connection)
+        with driver.transaction(), driver.cursor() as cursor:
+            yield PsycopgDb(cursor, engine.dialect)
     finally:
         pooled.close()
 
 
 @contextmanager
-def _sqlite_transaction(conn: sqlite3.Connection, dialect: Dialect, write: bool) -> Iterator[Db]:
+def sqlite_transaction(conn: sqlite3.Connection, dialect: Dialect, write: bool) -> Iterator[Db]:
+    """Run a transaction on ``conn``; a write takes the database's write lock at BEGIN.
+
+    ``BEGIN IMMEDIATE``: a second writer waits there (busy timeout) instead of
+    failing half-way through its work (see ``db/engine.py``).
+    """
     conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         yield SqliteDb(conn, dialect)
@@ -274,15 +250,6 @@ def _sqlite_transaction(conn: sqlite3.Connection, dialect: Dialect, write: bool)
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def pin_sqlite(engine: Engine) -> sqlite3.Connection | None:
-    """Take one SQLite connection out of the pool for good (None on PostgreSQL)."""
-    if not is_sqlite(engine):
-        return None
-    driver = engine.raw_connection().driver_connection
-    assert isinstance(driver, sqlite3.Connection)
-    return driver
 
 
 def parse_document(value: Any) -> dict[str, Any]:
