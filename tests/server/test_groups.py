@@ -29,6 +29,36 @@ def test_create_group_with_members_shows_them_with_display_and_ref(scim: Scim) -
     assert [g["value"] for g in user["groups"]] == [group["id"]]
 
 
+def test_a_users_groups_read_the_same_by_every_path(scim: Scim) -> None:
+    # PostgreSQL reads a user's groups in the user's own statement on some paths and
+    # in a second one on others; every path must give the same values, in id order.
+    alice = scim.create_user("groups.alice@example.com")
+    first = scim.create_group("Readers", [alice["id"]])
+    second = scim.create_group("Writers", [alice["id"]])
+    scim.create_group("Others")
+    expected = [
+        {
+            "value": group["id"],
+            "display": group["displayName"],
+            "type": "direct",
+            "$ref": f"http://testserver/scim/v2/Groups/{group['id']}",
+        }
+        for group in sorted([first, second], key=lambda g: g["id"])
+    ]
+    by_id = scim.get(f"/Users/{alice['id']}").json()
+    by_name = scim.get("/Users", params={"filter": 'userName eq "GROUPS.alice@example.com"'})
+    by_filter = scim.get("/Users", params={"filter": 'userName sw "groups.alice"'})
+    patched = scim.patch(
+        f"/Users/{alice['id']}", patch_body({"op": "replace", "path": "title", "value": "x"})
+    ).json()
+    assert by_id["groups"] == expected
+    assert by_name.json()["Resources"][0]["groups"] == expected
+    assert by_filter.json()["Resources"][0]["groups"] == expected
+    assert patched["groups"] == expected
+    lonely = scim.create_user("groups.lonely@example.com")
+    assert "groups" not in scim.get(f"/Users/{lonely['id']}").json()
+
+
 def test_patch_member_add_and_remove_answer_204(scim: Scim) -> None:
     users = [scim.create_user(f"m{i}@example.com")["id"] for i in range(4)]
     group = scim.create_group("Team", users[:1])

@@ -97,7 +97,9 @@ class ScimService:
         self, authorization: str | None, kind: Kind, resource_id: str, wanted: Wanted
     ) -> StoredResource:
         with self._session(authorization, write=False) as (db, principal):
-            resource = resources.fetch(db, kind, principal.tenant_id, resource_id)
+            resource = resources.fetch(
+                db, kind, principal.tenant_id, resource_id, with_groups=wanted.groups
+            )
             _load_derived(db, kind, [resource], wanted)
             return resource
 
@@ -114,6 +116,7 @@ class ScimService:
                 descending=query.descending,
                 start_index=query.start_index,
                 count=query.count,
+                with_groups=wanted.groups,
             )
             _load_derived(db, kind, page.resources, wanted)
             return page
@@ -261,7 +264,12 @@ def patch_in(
     wanted: Wanted | None,
 ) -> StoredResource | None:
     operations = parse_patch_request(body)
-    current = resources.fetch(db, kind, principal.tenant_id, resource_id, for_update=True)
+    # A user's groups cannot change by its own PATCH (``groups`` is read-only): read
+    # them with the user, before the change, when the answer needs them.
+    with_groups = wanted is not None and wanted.groups
+    current = resources.fetch(
+        db, kind, principal.tenant_id, resource_id, for_update=True, with_groups=with_groups
+    )
     check_if_match(if_match, current)
     changes: list[MemberChange] = []
     if kind is GROUPS:
@@ -273,6 +281,7 @@ def patch_in(
             _enforce_policy(principal, kind, doc)
             doc = protect(doc, current.doc)
             resource = resources.store(db, kind, principal.tenant_id, current, doc)
+            resource.groups = current.groups
     if (
         changes
         and _apply_member_changes(db, principal.tenant_id, resource.id, changes)
@@ -340,14 +349,14 @@ def _remove_matching(db: Db, tenant_id: int, group_id: str, change: MemberChange
 
 
 def _load_derived(db: Db, kind: Kind, loaded: list[StoredResource], wanted: Wanted) -> None:
-    if not loaded:
-        return
-    ids = [resource.id for resource in loaded]
+    """Fill in the members or groups that the answer needs and the read did not bring."""
     if kind is GROUPS and wanted.members:
-        by_group = members.members_of(db, ids)
-        for resource in loaded:
+        missing = [resource for resource in loaded if resource.members is None]
+        by_group = members.members_of(db, [resource.id for resource in missing])
+        for resource in missing:
             resource.members = by_group[resource.id]
     elif kind is USERS and wanted.groups:
-        by_user = members.groups_of(db, ids)
-        for resource in loaded:
+        missing = [resource for resource in loaded if resource.groups is None]
+        by_user = members.groups_of(db, [resource.id for resource in missing])
+        for resource in missing:
             resource.groups = by_user[resource.id]
