@@ -24,7 +24,7 @@ from scimitar.server.service import (
 )
 from scimitar.server.store import resources
 from scimitar.server.store.connections import WorkerConnection
-from scimitar.server.store.resources import KINDS, Kind
+from scimitar.server.store.resources import KINDS, USERS, Kind
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -185,7 +185,8 @@ class BulkRunner:
         path = _substitute(op.path, self.created)
         data = _substitute(op.data, self.created)
         kind, resource_id = self._target(path, op.method)
-        with self.connection.transaction(write=True) as db:
+        single_write = op.method == "POST" and kind is USERS  # as ScimService.create
+        with self.connection.transaction(write=True, single_write=single_write) as db:
             if op.method == "POST":
                 resource = create_in(db, self.principal, kind, _object(data), _NO_DERIVED)
                 assert op.bulk_id is not None

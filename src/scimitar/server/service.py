@@ -75,8 +75,10 @@ class ScimService:
         self.connection.close()
 
     @contextmanager
-    def _session(self, authorization: str | None, *, write: bool) -> Iterator[tuple[Db, Principal]]:
-        with self.connection.transaction(write=write) as db:
+    def _session(
+        self, authorization: str | None, *, write: bool, single_write: bool = False
+    ) -> Iterator[tuple[Db, Principal]]:
+        with self.connection.transaction(write=write, single_write=single_write) as db:
             principal = authenticate(db, authorization)
             require_permissions(principal)
             yield db, principal
@@ -175,7 +177,10 @@ class ScimService:
     def create(
         self, authorization: str | None, kind: Kind, body: dict[str, Any], wanted: Wanted
     ) -> StoredResource:
-        with self._session(authorization, write=True) as (db, principal):
+        # A new user is one INSERT (``create_in``): it needs no transaction around it.
+        single_write = kind is USERS
+        with self._session(authorization, write=True, single_write=single_write) as session:
+            db, principal = session
             return create_in(db, principal, kind, body, wanted)
 
     def replace(
@@ -217,6 +222,7 @@ class ScimService:
 def create_in(
     db: Db, principal: Principal, kind: Kind, body: dict[str, Any], wanted: Wanted
 ) -> StoredResource:
+    """Create a resource. A user is exactly one write (``single_write`` relies on it)."""
     doc, member_ids = _split_members(kind, normalize(kind.resource_type, body))
     _enforce_policy(principal, kind, doc)
     doc = protect(doc)

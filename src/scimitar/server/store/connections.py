@@ -41,8 +41,13 @@ APPLICATION_NAME = "scimitar-server"
 class WorkerConnection(Protocol):
     """The database as one worker's request handlers use it."""
 
-    def transaction(self, *, write: bool) -> AbstractContextManager[Db]:
-        """Open a transaction; reads may run without one (see the implementations)."""
+    def transaction(self, *, write: bool, single_write: bool = False) -> AbstractContextManager[Db]:
+        """Open a transaction; reads may run without one (see the implementations).
+
+        ``single_write``: the work writes with one statement at most, so where the
+        database commits that statement by itself atomically (PostgreSQL), it may
+        run without BEGIN and COMMIT.
+        """
         ...
 
     def close(self) -> None:
@@ -66,7 +71,9 @@ class SqliteConnection:
         self.conn = driver
         self.dialect = engine.dialect
 
-    def transaction(self, *, write: bool) -> AbstractContextManager[Db]:
+    def transaction(self, *, write: bool, single_write: bool = False) -> AbstractContextManager[Db]:
+        # A read that turns into a write fails at once in WAL mode when another worker
+        # wrote in between (SQLITE_BUSY_SNAPSHOT), so a write always begins as one.
         return sqlite_transaction(self.conn, self.dialect, write)
 
     def close(self) -> None:
@@ -103,13 +110,14 @@ class PostgresConnection:
         return self._cursor
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Db]:
+    def transaction(self, *, write: bool, single_write: bool = False) -> Iterator[Db]:
         cursor = self._connected()
         db = PsycopgDb(cursor, self.dialect)
-        if not write:
-            # Reads run in autocommit: no BEGIN and COMMIT round trips. Each statement
-            # sees committed data; a page and its total may differ by a write between
-            # them, which RFC 7644 does not forbid (it promises no snapshot either).
+        if not write or single_write:
+            # Autocommit: no BEGIN and COMMIT round trips. Each statement sees committed
+            # data; a page and its total may differ by a write between them, which
+            # RFC 7644 does not forbid (it promises no snapshot either). A single write
+            # statement is atomic on its own.
             yield db
             return
         cursor.execute("BEGIN")
