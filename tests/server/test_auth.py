@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from scimitar.scim.errors import Forbidden, Unauthorized
 from scimitar.server.auth import Principal, authenticate, require_permissions
-from scimitar.server.store.db import transaction
+from scimitar.server.store.connections import transaction
 from scimitar.server.tenants import (
     PERMISSIONS,
     IssuedKey,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 from test_users import USER, patch_body
 
+from scimitar.server.store.connections import transaction
+from scimitar.server.store.db import parse_document
+from scimitar.server.tables import group_members, users
 from scimitar.server.tenants import list_keys, revoke_key
 from scimtest import Scim, new_tenant
 
@@ -19,11 +23,88 @@ def test_requests_without_a_valid_key_are_401(app_client: TestClient, scim: Scim
     assert scim.get("/Users").status_code == 200
 
 
-def test_a_revoked_key_stops_working_at_once(engine: Engine, scim: Scim) -> None:
-    assert scim.get("/Users").status_code == 200
+def _revoke(engine: Engine, scim: Scim) -> str:
     key_id = next(k.key_id for k in list_keys(engine) if k.tenant_name == scim.tenant)
     revoke_key(engine, key_id)
-    assert scim.get("/Users").status_code == 401
+    return key_id
+
+
+def test_a_revoked_key_stops_working_at_once(engine: Engine, scim: Scim) -> None:
+    assert scim.get("/Users").status_code == 200
+    key_id = _revoke(engine, scim)
+    refused = scim.get("/Users")
+    assert refused.status_code == 401
+    assert f"API key {key_id} has been revoked" in refused.json()["detail"]
+
+
+# On PostgreSQL a worker remembers a key it checked, and checks it again inside each
+# request's first statement: every shape of request must still refuse a revoked key,
+# and write nothing. Each case first uses the key, so the worker knows it.
+_AFTER_REVOCATION = {
+    "get by id": lambda scim, ids: scim.get(f"/Users/{ids['user']}"),
+    "get of an unknown id": lambda scim, ids: scim.get("/Users/no-such-id"),
+    "filter": lambda scim, ids: scim.get(
+        "/Users", params={"filter": 'userName eq "revoked.user@example.com"'}
+    ),
+    "list": lambda scim, ids: scim.get("/Users", params={"filter": 'userName sw "revoked"'}),
+    "create": lambda scim, ids: scim.post(
+        "/Users", {"schemas": [USER], "userName": "written.after.revocation@example.com"}
+    ),
+    "patch": lambda scim, ids: scim.patch(
+        f"/Users/{ids['user']}",
+        patch_body({"op": "replace", "path": "displayName", "value": "Changed"}),
+    ),
+    "malformed patch": lambda scim, ids: scim.patch(f"/Users/{ids['user']}", {"nope": 1}),
+    "member add": lambda scim, ids: scim.patch(
+        f"/Groups/{ids['group']}",
+        patch_body({"op": "add", "path": "members", "value": [{"value": ids["user"]}]}),
+    ),
+    "delete": lambda scim, ids: scim.delete(f"/Users/{ids['user']}"),
+    "bulk": lambda scim, ids: scim.post(
+        "/Bulk",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {
+                    "method": "POST",
+                    "path": "/Users",
+                    "bulkId": "b1",
+                    "data": {"schemas": [USER], "userName": "written.after.revocation@example.com"},
+                }
+            ],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("request_shape", list(_AFTER_REVOCATION))
+def test_every_request_refuses_a_revoked_key_and_writes_nothing(
+    app_client: TestClient, engine: Engine, request_shape: str
+) -> None:
+    tenant, token = new_tenant(engine)
+    scim = Scim(app_client, token, tenant)
+    user = scim.create_user("revoked.user@example.com", displayName="Before")
+    group = scim.create_group("Revoked team")
+    ids = {"user": user["id"], "group": group["id"]}
+    assert scim.get(f"/Users/{user['id']}").status_code == 200
+    _revoke(engine, scim)
+
+    refused = _AFTER_REVOCATION[request_shape](scim, ids)
+
+    assert refused.status_code == 401, refused.text
+    assert "has been revoked" in refused.json()["detail"]
+    with transaction(engine, write=False) as db:
+        names = [row[0] for row in db.rows(select(users.c.user_name))]
+        stored = db.first(select(users.c.doc).where(users.c.id == user["id"]))
+        membership = db.first(
+            select(func.count())
+            .select_from(group_members)
+            .where(group_members.c.group_id == group["id"])
+        )
+    assert "written.after.revocation@example.com" not in names
+    assert stored is not None
+    assert parse_document(stored[0])["displayName"] == "Before"
+    assert membership == (0,)
 
 
 def test_tenants_cannot_see_each_other(app_client: TestClient, engine: Engine, scim: Scim) -> None:

@@ -37,7 +37,7 @@ from scimitar.scim.resources import (
 )
 from scimitar.scim.schema import Attribute, ResourceType, Schema
 from scimitar.server.representation import to_scim
-from scimitar.server.store.db import transaction
+from scimitar.server.store.connections import transaction
 from scimitar.server.store.members import groups_of, members_of
 from scimitar.server.store.resources import StoredResource
 from scimitar.server.store.sql_filter import compile_filter, sort_key

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine, literal, select
 
 from scimitar.scim.ast import AttrPath, Filter
-from scimitar.scim.errors import InvalidValue, PreconditionFailed
+from scimitar.scim.errors import InvalidValue, PreconditionFailed, ScimError, Unauthorized
 from scimitar.scim.evaluate import element_matches
 from scimitar.scim.group_members import MemberChange, split_member_operations
 from scimitar.scim.patch import apply_patch, parse_patch_request
@@ -28,6 +28,7 @@ from scimitar.server.representation import etag
 from scimitar.server.store import members, resources
 from scimitar.server.store.connections import worker_connection
 from scimitar.server.store.db import Db
+from scimitar.server.store.postgres import KeyNoLongerValid, PsycopgDb
 from scimitar.server.store.resources import GROUPS, USERS, Kind, Page, StoredResource
 
 _PING = select(literal(1))
@@ -79,9 +80,33 @@ class ScimService:
         self, authorization: str | None, *, write: bool, single_write: bool = False
     ) -> Iterator[tuple[Db, Principal]]:
         with self.connection.transaction(write=write, single_write=single_write) as db:
-            principal = authenticate(db, authorization)
+            principal = authenticate(db, authorization, self.connection.keys)
             require_permissions(principal)
-            yield db, principal
+            try:
+                yield db, principal
+            except KeyNoLongerValid:
+                self._refuse(db, authorization, principal)
+            except ScimError:
+                # A revoked key is answered 401, whatever else was wrong with the request.
+                self._settle_key(db, authorization, principal)
+                raise
+            # Before anything commits or is answered: the key was valid throughout.
+            self._settle_key(db, authorization, principal)
+
+    def _settle_key(self, db: Db, authorization: str | None, principal: Principal) -> None:
+        """Run the key check that no statement of the request carried (see ``auth``)."""
+        if isinstance(db, PsycopgDb):
+            try:
+                db.settle_key()
+            except KeyNoLongerValid:
+                self._refuse(db, authorization, principal)
+
+    def _refuse(self, db: Db, authorization: str | None, principal: Principal) -> NoReturn:
+        """The cached key was revoked: forget it, and refuse with the full check's reason."""
+        if self.connection.keys is not None:
+            self.connection.keys.forget(principal.key_id)
+        authenticate(db, authorization)  # raises Unauthorized, saying why
+        raise Unauthorized("the API key is no longer valid; issue a new one")
 
     def ping(self) -> None:
         """Check that the database answers (``/healthz``)."""

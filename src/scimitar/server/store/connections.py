@@ -31,7 +31,9 @@ from psycopg.types.json import set_json_dumps, set_json_loads
 from sqlalchemy import Engine
 
 from scimitar.db.engine import is_sqlite
-from scimitar.server.store.db import Db, PsycopgDb, sqlite_transaction
+from scimitar.server.auth import KeyCache
+from scimitar.server.store.db import Db, sqlite_transaction
+from scimitar.server.store.postgres import PsycopgDb
 
 # Seconds to wait for PostgreSQL to accept a connection before the request fails.
 CONNECT_TIMEOUT = 10
@@ -40,6 +42,10 @@ APPLICATION_NAME = "scimitar-server"
 
 class WorkerConnection(Protocol):
     """The database as one worker's request handlers use it."""
+
+    # Keys this worker checked fully, checked again within each request's first
+    # statement (PostgreSQL); None where a key lookup costs no round trip (SQLite).
+    keys: KeyCache | None
 
     def transaction(self, *, write: bool, single_write: bool = False) -> AbstractContextManager[Db]:
         """Open a transaction; reads may run without one (see the implementations).
@@ -70,6 +76,7 @@ class SqliteConnection:
         assert isinstance(driver, sqlite3.Connection)
         self.conn = driver
         self.dialect = engine.dialect
+        self.keys: KeyCache | None = None
 
     def transaction(self, *, write: bool, single_write: bool = False) -> AbstractContextManager[Db]:
         # A read that turns into a write fails at once in WAL mode when another worker
@@ -90,6 +97,7 @@ class PostgresConnection:
         )
         self._conn: psycopg.Connection[Any] | None = None
         self._cursor: psycopg.Cursor[Any] | None = None
+        self.keys: KeyCache | None = KeyCache()
 
     def _connected(self) -> psycopg.Cursor[Any]:
         if self._conn is None or self._conn.broken or self._conn.closed or self._cursor is None:
@@ -136,3 +144,24 @@ class PostgresConnection:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
         self._conn = self._cursor = None
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool) -> Iterator[Db]:
+    """Open a transaction on a connection of ``engine``'s pool; yield its ``Db``.
+
+    For code outside the server (tests, tools); the server keeps one connection per
+    worker instead, as above.
+    """
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        if isinstance(driver, sqlite3.Connection):
+            with sqlite_transaction(driver, engine.dialect, write) as db:
+                yield db
+            return
+        assert isinstance(driver, psycopg.Connection)
+        with driver.transaction(), driver.cursor() as cursor:
+            yield PsycopgDb(cursor, engine.dialect)
+    finally:
+        pooled.close()

@@ -1,11 +1,11 @@
 """The store's view of a connection: run a statement, get plain rows back.
 
 Statements are always built with SQLAlchemy Core, and compiled once per dialect;
-they then run on the driver's own connection (sqlite3 or psycopg). An indexed
-SQLite lookup takes about 2 µs, and SQLAlchemy's connection, transaction and
-result machinery around it took 40 µs more; on PostgreSQL it cost about as much
-CPU as psycopg itself. Rows come back as tuples; ``parse_*`` below turn SQLite's
-text values (JSON, timestamps) into what psycopg returns.
+they then run on the driver's own connection: sqlite3 here, psycopg in
+``postgres.py``. An indexed SQLite lookup takes about 2 µs, and SQLAlchemy's
+connection, transaction and result machinery around it took 40 µs more. Rows come
+back as tuples; ``parse_*`` below turn SQLite's text values (JSON, timestamps) into
+what psycopg returns.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from typing import Any, Protocol
 
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement, Executable
@@ -135,105 +133,6 @@ class SqliteDb:
             return self.conn.executemany(batch[0][0], [values for _sql, values in batch]).rowcount
         sql, values = compiled.bind(params)
         return self.conn.execute(sql, values).rowcount
-
-
-class _PgCompiled:
-    """A statement compiled for psycopg: named parameters, IN lists as arrays."""
-
-    __slots__ = ("defaults", "documents", "expanding", "sql", "statement")
-
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        assert isinstance(statement, ClauseElement)
-        compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)
-        self.statement = statement
-        # Parameters bound to a JSON document (not JSON paths, which are text arrays).
-        self.documents = {
-            name
-            for name, bind in compiled.binds.items()
-            if isinstance(bind.type, JSON) and not isinstance(bind.type, JSON.JSONPathType)
-        }
-        self.defaults = {
-            name: bind.effective_value
-            for name, bind in compiled.binds.items()
-            if bind.value is not None or bind.callable is not None
-        }
-        self.expanding = {name for name, bind in compiled.binds.items() if bind.expanding}
-        sql = compiled.string
-        for name in self.expanding:  # one array parameter instead of N placeholders
-            sql = sql.replace(f"IN (__[POSTCOMPILE_{name}])", f"= ANY(%({name})s)")
-        self.sql = sql
-
-    def bind(self, params: Params | None) -> dict[str, Any]:
-        values = {**self.defaults, **(params or {})}
-        for name, value in values.items():
-            if name in self.expanding:
-                values[name] = list(value)
-            elif name in self.documents and value is not None:
-                values[name] = Jsonb(value)
-        return values
-
-
-class PsycopgDb:
-    """``Db`` on a psycopg cursor, with statements compiled once.
-
-    SQLAlchemy's execution layer cost about as much CPU per statement as psycopg
-    itself; the statements are still SQLAlchemy's, compiled for PostgreSQL.
-    """
-
-    dialect_name = "postgresql"
-    _cache: dict[int, _PgCompiled] = {}
-
-    def __init__(self, cursor: psycopg.Cursor[Any], dialect: Dialect) -> None:
-        self.cursor = cursor
-        self.dialect = dialect
-
-    def _compiled(self, statement: Executable) -> _PgCompiled:
-        found = self._cache.get(id(statement))
-        if found is None or found.statement is not statement:
-            found = _PgCompiled(statement, self.dialect)
-            if len(self._cache) < 1024:
-                self._cache[id(statement)] = found
-        return found
-
-    def rows(self, statement: Executable, params: Params | None = None) -> list[tuple[Any, ...]]:
-        compiled = self._compiled(statement)
-        return self.cursor.execute(compiled.sql, compiled.bind(params)).fetchall()
-
-    def first(self, statement: Executable, params: Params | None = None) -> tuple[Any, ...] | None:
-        compiled = self._compiled(statement)
-        return self.cursor.execute(compiled.sql, compiled.bind(params)).fetchone()
-
-    def run(self, statement: Executable, params: Params | Sequence[Params] | None = None) -> int:
-        compiled = self._compiled(statement)
-        if isinstance(params, Sequence):
-            if not params:
-                return 0
-            self.cursor.executemany(compiled.sql, [compiled.bind(p) for p in params])
-        else:
-            self.cursor.execute(compiled.sql, compiled.bind(params))
-        return self.cursor.rowcount
-
-
-@contextmanager
-def transaction(engine: Engine, *, write: bool) -> Iterator[Db]:
-    """Open a transaction on a connection of ``engine``'s pool; yield its ``Db``.
-
-    For code outside the server (tests, tools); the server keeps one connection per
-    worker instead (``store.connections``), and follows the same rules.
-    """
-    pooled = engine.raw_connection()
-    try:
-        driver = pooled.driver_connection
-        if isinstance(driver, sqlite3.Connection):
-            with sqlite_transaction(driver, engine.dialect, write) as db:
-                yield db
-            return
-        assert isinstance(driver, psycopg.Connection)
-        with driver.transaction(), driver.cursor() as cursor:
-            yield PsycopgDb(cursor, engine.dialect)
-    finally:
-        pooled.close()
 
 
 @contextmanager
