@@ -1,7 +1,7 @@
 """Benchmark ``scimitar serve`` against a ceiling and a Python peer, on this machine.
 
-    .venv/bin/python bench/server.py            # the full run (~10-15 minutes)
-    .venv/bin/python bench/server.py --quick    # 20,000 users, short runs (~4 minutes)
+    .venv/bin/python bench/server.py            # the full run (~17 minutes)
+    .venv/bin/python bench/server.py --quick    # 20,000 users, short runs, one round
 
 Measures requests/s, p50 and p99 of: create user, get by id, ``filter userName eq``
 on a 100,000-user tenant, PATCH replace, and adding one member to groups of 10,
@@ -12,7 +12,9 @@ on a 100,000-user tenant, PATCH replace, and adding one member to groups of 10,
 - the Python peer: scim2-server's ASGI application on uvicorn (in memory, 1 worker).
 
 Load comes from wrk (bench/wrk/*.lua). Every server is seeded over its own HTTP API
-with the same data. Prints Markdown tables (figures, ratios to both references,
+with the same data. All servers then run side by side, and the user operations are
+measured in rounds (3 by default), each operation on every server in turn; each
+figure is the median of its rounds. Prints Markdown tables (figures, ratios to both references,
 PASS/FAIL against the issue's targets, memory) and writes everything to
 bench/results/<timestamp>.json, with the servers' logs beside it.
 """
@@ -29,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -289,47 +291,107 @@ def seed(target: Target, layout: Layout, work: Path) -> tuple[Dataset, dict[str,
     return data, timings
 
 
-def bench_scim(
+def prepare(
     target: Target,
     layout: Layout,
-    load: Load,
     work: Path,
     seeding: Callable[[], AbstractContextManager[object]] | None = None,
-) -> dict[str, Any]:
-    """Seed one SCIM server and measure every operation on it.
+) -> tuple[Dataset, dict[str, float]]:
+    """Start a SCIM server and seed it; it keeps running for the measurements.
 
     ``seeding``, when given, wraps the seeding, and the server is restarted after
     it, so that nothing it set for the server's connections lasts into the runs.
     """
-    results: dict[str, Any] = {}
-    try:
-        with seeding() if seeding is not None else nullcontext():
-            target.server.start()
-            data, timings = seed(target, layout, work)
-            if seeding is not None:
-                target.server.stop()
+    with seeding() if seeding is not None else nullcontext():
+        target.server.start()
+        data, timings = seed(target, layout, work)
         if seeding is not None:
-            log("  restarting the server for the measurements")
-            target.server.start()
-        for op in ORDER:
-            if op == ADD_SMALL:
-                log(f"  seeding {layout.pool_size:,} more users to add to the big group")
-                with seeder_for(target) as seeder:
-                    data.big_pool = seeder.create_users(0, layout.pool_size, prefix="bench.extra")
-            log(f"  {target.label}: {title(op, layout)}")
-            operation = Operation(op, data, layout, target.base, f"run{os.getpid()}")
+            target.server.stop()
+    if seeding is not None:
+        log("  restarting the server for the measurements")
+        target.server.start()
+    return data, {k: round(v, 1) for k, v in timings.items()}
+
+
+def measure_op(
+    target: Target, data: Dataset, layout: Layout, load: Load, op: str, tag: str
+) -> dict[str, Any]:
+    """Measure one operation on a prepared server; a failure is recorded, not raised."""
+    log(f"  {target.label}: {title(op, layout)}")
+    operation = Operation(op, data, layout, target.base, tag)
+    try:
+        result = measure(target, operation, load)
+    except RuntimeError as exc:
+        log(f"    FAILED: {exc}")
+        settle(target)
+        return {"error": str(exc)}
+    log(f"    {describe(result)}")
+    return result.as_dict()
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median throughput, listing every round's (failed runs count as 0)."""
+    rates = [run.get("rps", 0.0) for run in runs]
+    if len(runs) == 1:
+        return runs[0]
+    middle = sorted(range(len(runs)), key=lambda i: rates[i])[(len(runs) - 1) // 2]
+    return {**runs[middle], "rounds_rps": [round(rate, 1) for rate in rates]}
+
+
+def bench_scim_servers(
+    targets: list[tuple[Target, Callable[[], AbstractContextManager[object]] | None]],
+    layout: Layout,
+    load: Load,
+    work: Path,
+    rounds: int,
+    failed: dict[str, str],
+) -> dict[str, dict[str, Any]]:
+    """Seed every SCIM server, then measure the user operations in rounds across them.
+
+    Round after round, each operation is measured on every server in turn, and each
+    figure is the median of its rounds: the servers meet the same moments of this
+    shared, noisy machine, instead of one server its quiet minutes and another its
+    busy ones. The member adds, which grow the groups they measure, run once.
+    """
+    ready: dict[str, tuple[Target, Dataset, dict[str, float]]] = {}
+    figures: dict[str, dict[str, Any]] = {}
+    try:
+        for target, seeding in targets:
+            log(target.label)
+            if load.quiet_wait:
+                wait_until_quiet(QUIET_CORES, load.quiet_wait, log)
             try:
-                result = measure(target, operation, load)
-            except RuntimeError as exc:
-                log(f"    FAILED: {exc}")
-                results[op] = {"error": str(exc)}
-                settle(target)
+                data, timings = prepare(target, layout, work, seeding)
+            except (RuntimeError, httpx.HTTPError) as exc:
+                # One server failing to start or to take the seed data leaves the others.
+                log(f"  {target.label} FAILED: {exc}")
+                failed[target.key] = f"{target.label}: {exc}"
+                target.server.stop()
                 continue
-            results[op] = result.as_dict()
-            log(f"    {describe(result)}")
+            ready[target.key] = (target, data, timings)
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {key: {} for key in ready}
+        for round_number in range(1, rounds + 1):
+            log(f"round {round_number} of {rounds}")
+            for op in ORDER[:4]:
+                for key, (target, data, _) in ready.items():
+                    tag = f"run{os.getpid()}r{round_number}"
+                    runs[key].setdefault(op, []).append(
+                        measure_op(target, data, layout, load, op, tag)
+                    )
+        for key, (target, data, timings) in ready.items():
+            results = {op: median_run(found) for op, found in runs[key].items()}
+            log(f"{target.label}: member adds")
+            with seeder_for(target) as seeder:
+                log(f"  seeding {layout.pool_size:,} more users to add to the big group")
+                data.big_pool = seeder.create_users(0, layout.pool_size, prefix="bench.extra")
+            for op in ORDER[4:]:
+                results[op] = measure_op(target, data, layout, load, op, f"run{os.getpid()}")
+            target.server.stop()
+            figures[key] = {"results": results, "seed_seconds": timings}
     finally:
-        target.server.stop()
-    return {"results": results, "seed_seconds": {k: round(v, 1) for k, v in timings.items()}}
+        for target, _data, _timings in ready.values():
+            target.server.stop()
+    return figures
 
 
 def machine() -> dict[str, Any]:
@@ -367,6 +429,11 @@ def machine() -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="20,000 users and short runs")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of the user operations across the servers; the median counts (3, quick 1)",
+    )
     parser.add_argument("--users", type=int, help="users in the tenant (default 100,000)")
     parser.add_argument("--duration", type=float, help="seconds measured per operation (6)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per operation (2)")
@@ -412,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report is not None:
         return 0 if print_report(json.loads(args.report.read_text())) else 1
     chosen = args.systems.split(",")
+    args.rounds = args.rounds or (1 if args.quick else 3)
     layout = Layout(
         users=args.users or (20_000 if args.quick else 100_000),
         warmup_adds=300 if args.quick else 1000,
@@ -488,28 +556,34 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                 )
                 record(target, partial(ceiling_figures, target, layout, load, work))
-        if "scim2" in chosen:
-            port, token = free_port(), os.urandom(16).hex()
-            argv_peer = uvicorn_argv("scim2_peer:create_app", port, 1, factory=True)
-            target = Target(
-                "scim2",
-                "scim2-server (in memory, 1 worker)",
-                1,
-                server(
-                    "scim2", argv_peer, port, "/v2/ServiceProviderConfig", BENCH_SCIM2_TOKEN=token
-                ),
-                base="/v2",
-                token=token,
-            )
-            record(target, partial(bench_scim, target, layout, load, work))
-        for key in ("sqlite", "postgres"):
-            if key not in chosen:
-                continue
-            with (
-                postgres_database(args.pg_admin_url)
-                if key == "postgres"
-                else _sqlite_database(work)
-            ) as url:
+        scim_targets: list[tuple[Target, Callable[[], AbstractContextManager[object]] | None]] = []
+        with ExitStack() as databases:
+            if "scim2" in chosen:
+                port, token = free_port(), os.urandom(16).hex()
+                argv_peer = uvicorn_argv("scim2_peer:create_app", port, 1, factory=True)
+                target = Target(
+                    "scim2",
+                    "scim2-server (in memory, 1 worker)",
+                    1,
+                    server(
+                        "scim2",
+                        argv_peer,
+                        port,
+                        "/v2/ServiceProviderConfig",
+                        BENCH_SCIM2_TOKEN=token,
+                    ),
+                    base="/v2",
+                    token=token,
+                )
+                scim_targets.append((target, None))
+            for key in ("sqlite", "postgres"):
+                if key not in chosen:
+                    continue
+                url = databases.enter_context(
+                    postgres_database(args.pg_admin_url)
+                    if key == "postgres"
+                    else _sqlite_database(work)
+                )
                 scimitar_command("tenant", "create", "bench", "--database-url", url)
                 token = scimitar_command(
                     "token", "create", "--tenant", "bench", "--database-url", url
@@ -548,7 +622,22 @@ def main(argv: list[str] | None = None) -> int:
                     if target.database is not None
                     else None
                 )
-                record(target, partial(bench_scim, target, layout, load, work, seeding))
+                scim_targets.append((target, seeding))
+            figures = bench_scim_servers(
+                scim_targets, layout, load, work, args.rounds, report["failed"]
+            )
+            for target, _seeding in scim_targets:
+                if target.key not in figures:
+                    continue
+                report["systems"][target.key] = {
+                    "label": target.label,
+                    "workers": target.workers,
+                    **figures[target.key],
+                    "memory": {
+                        "workers_peak_mb": [round(mb, 1) for mb in target.server.workers_peak_mb()],
+                        "supervisor_peak_mb": target.server.supervisor_peak_mb(),
+                    },
+                }
     except KeyboardInterrupt:
         log("interrupted; every server started has been stopped")
         return 130

@@ -236,6 +236,19 @@ def memory_table(systems: Mapping[str, Any]) -> str:
     return _markdown(header, rows)
 
 
+def rounds_table(systems: Mapping[str, Any], layout: Layout) -> str | None:
+    """Return the Markdown table of every round's requests/s, when there were rounds."""
+    rows = []
+    for record in systems.values():
+        for op, result in record["results"].items():
+            if "rounds_rps" in result:
+                rates = ", ".join(f"{rate:,.0f}" for rate in result["rounds_rps"])
+                rows.append([record["label"], title(op, layout), rates, f"{result['rps']:,.0f}"])
+    if not rows:
+        return None
+    return _markdown(["server", "operation", "req/s, round by round", "median"], rows, left=2)
+
+
 def verdicts_table(verdicts: list[Verdict]) -> str:
     return _markdown(
         ["target", "server", "result", "measured"],
@@ -288,6 +301,10 @@ def print_report(report: dict[str, Any]) -> bool:
         "~ other work on the machine used over half a core during the run.\n"
     )
     print(ratios_table(systems, layout, workers, verdicts))
+    rounds = rounds_table(systems, layout)
+    if rounds is not None:
+        print("\nEach user operation's figure is the median of its rounds:\n")
+        print(rounds)
     print()
     print(memory_table(systems))
     print()
