@@ -17,8 +17,10 @@ def etag(version: int) -> str:
 
 
 def timestamp(value: datetime) -> str:
-    """Format a UTC datetime as SCIM's xsd:dateTime with a ``Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """Format a UTC datetime as SCIM's xsd:dateTime, to the millisecond, with a ``Z``."""
+    # isoformat is several times faster than strftime (two per resource answered); its
+    # first 23 characters are the date and time, before any offset.
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def to_scim(

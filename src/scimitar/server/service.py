@@ -15,7 +15,13 @@ from typing import Any, NoReturn
 from sqlalchemy import Engine, literal, select
 
 from scimitar.scim.ast import AttrPath, Filter
-from scimitar.scim.errors import InvalidValue, PreconditionFailed, ScimError, Unauthorized
+from scimitar.scim.errors import (
+    Conflict,
+    InvalidValue,
+    PreconditionFailed,
+    ScimError,
+    Unauthorized,
+)
 from scimitar.scim.evaluate import element_matches
 from scimitar.scim.group_members import MemberChange, split_member_operations
 from scimitar.scim.patch import apply_patch, parse_patch_request
@@ -29,9 +35,18 @@ from scimitar.server.store import members, resources
 from scimitar.server.store.connections import worker_connection
 from scimitar.server.store.db import Db
 from scimitar.server.store.postgres import KeyNoLongerValid, PsycopgDb
-from scimitar.server.store.resources import GROUPS, USERS, Kind, Page, StoredResource
+from scimitar.server.store.resources import (
+    GROUPS,
+    USERS,
+    ChangedMeanwhile,
+    Kind,
+    Page,
+    StoredResource,
+)
 
 _PING = select(literal(1))
+# Reads of a user that another request keeps changing before a PATCH gives up (409).
+PATCH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +244,27 @@ class ScimService:
         if_match: str | None,
         wanted: Wanted | None,
     ) -> StoredResource | None:
-        """Apply a PatchOp; return the resource when ``wanted``, else None (204)."""
-        with self._session(authorization, write=True) as (db, principal):
-            return patch_in(db, principal, kind, resource_id, body, if_match, wanted)
+        """Apply a PatchOp; return the resource when ``wanted``, else None (204).
+
+        A user's PATCH writes one row (its ``groups`` are read-only), so it needs no
+        transaction: on PostgreSQL it reads without a lock and writes only over the
+        version it read, and reads again if another request wrote in between.
+        """
+        if kind is not USERS:
+            with self._session(authorization, write=True) as (db, principal):
+                return patch_in(db, principal, kind, resource_id, body, if_match, wanted)
+        for _attempt in range(PATCH_ATTEMPTS):
+            with self._session(authorization, write=True, single_write=True) as session:
+                db, principal = session
+                try:
+                    return patch_in(
+                        db, principal, kind, resource_id, body, if_match, wanted, lock=False
+                    )
+                except ChangedMeanwhile:
+                    continue
+        raise Conflict(
+            f"User {resource_id!r} kept changing while this PATCH was applied; send it again"
+        )
 
     def delete(
         self, authorization: str | None, kind: Kind, resource_id: str, if_match: str | None
@@ -293,13 +326,16 @@ def patch_in(
     body: Any,
     if_match: str | None,
     wanted: Wanted | None,
+    lock: bool = True,
 ) -> StoredResource | None:
+    """Apply a PatchOp. ``lock=False``: read without a row lock, for a caller that
+    retries on ``ChangedMeanwhile`` (the write is conditional on the version read)."""
     operations = parse_patch_request(body)
     # A user's groups cannot change by its own PATCH (``groups`` is read-only): read
     # them with the user, before the change, when the answer needs them.
     with_groups = wanted is not None and wanted.groups
     current = resources.fetch(
-        db, kind, principal.tenant_id, resource_id, for_update=True, with_groups=with_groups
+        db, kind, principal.tenant_id, resource_id, for_update=lock, with_groups=with_groups
     )
     check_if_match(if_match, current)
     changes: list[MemberChange] = []

@@ -107,6 +107,9 @@ class PostgresConnection:
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT,
                 application_name=APPLICATION_NAME,  # names it in pg_stat_activity
+                # Timestamps then come back in datetime.timezone.utc, not a zoneinfo
+                # zone such as Etc/UTC, which costs more to format on every answer.
+                options="-c TimeZone=UTC",
             )
             # orjson, as the engine uses: several times faster than json for every document.
             set_json_loads(orjson.loads, conn)

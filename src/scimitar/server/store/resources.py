@@ -122,9 +122,11 @@ class _Statements:
             .limit(1)
         )
         self.insert = table.insert()
+        # Only over the version that was read: a write that raced in between makes
+        # this touch no row (``ChangedMeanwhile``) instead of being overwritten.
         self.store = (
             update(table)
-            .where(*mine)
+            .where(*mine, table.c.version == bindparam("read_version"))
             .values({name: bindparam(f"new_{name}") for name in _stored_columns(kind)})
         )
         self.touch = (
@@ -261,10 +263,18 @@ def fetch(
     return _with_groups(row) if folded else _row_to_resource(row)
 
 
+class ChangedMeanwhile(Exception):
+    """The resource changed between its read and the write (an unlocked read)."""
+
+
 def store(
     db: Db, kind: Kind, tenant_id: int, resource: StoredResource, doc: dict[str, Any]
 ) -> StoredResource:
-    """Write ``doc`` as the resource's new state, bumping its version."""
+    """Write ``doc`` as the resource's new state, bumping its version.
+
+    Raises ``ChangedMeanwhile`` when ``resource`` is no longer the stored version,
+    which only an unlocked read (``fetch`` without ``for_update``) lets happen.
+    """
     renamed = (
         doc.get(kind.name_attribute, "").casefold()
         != resource.doc.get(kind.name_attribute, "").casefold()
@@ -279,16 +289,19 @@ def store(
         **kind.columns_for(doc),
     }
     try:
-        db.run(
+        written = db.run(
             statements(kind).store,
             {
                 "rid": resource.id,
                 "tenant": tenant_id,
+                "read_version": resource.version,
                 **{f"new_{name}": value for name, value in values.items()},
             },
         )
     except INTEGRITY_ERRORS:
         raise _uniqueness_error(kind, doc) from None
+    if written == 0:
+        raise ChangedMeanwhile
     return StoredResource(resource.id, doc, resource.version + 1, resource.created, stamp)
 
 
