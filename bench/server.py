@@ -394,6 +394,19 @@ def bench_scim_servers(
     return figures
 
 
+def system_record(target: Target, figures: dict[str, Any]) -> dict[str, Any]:
+    """A server's entry in the results: its figures and its processes' peak memory."""
+    return {
+        "label": target.label,
+        "workers": target.workers,
+        **figures,
+        "memory": {
+            "workers_peak_mb": [round(mb, 1) for mb in target.server.workers_peak_mb()],
+            "supervisor_peak_mb": target.server.supervisor_peak_mb(),
+        },
+    }
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -533,15 +546,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {target.label} FAILED: {exc}")
             report["failed"][target.key] = f"{target.label}: {exc}"
             return
-        report["systems"][target.key] = {
-            "label": target.label,
-            "workers": target.workers,
-            **figures,
-            "memory": {
-                "workers_peak_mb": [round(mb, 1) for mb in target.server.workers_peak_mb()],
-                "supervisor_peak_mb": target.server.supervisor_peak_mb(),
-            },
-        }
+        report["systems"][target.key] = system_record(target, figures)
 
     try:
         if "ceiling" in chosen:
@@ -629,15 +634,7 @@ def main(argv: list[str] | None = None) -> int:
             for target, _seeding in scim_targets:
                 if target.key not in figures:
                     continue
-                report["systems"][target.key] = {
-                    "label": target.label,
-                    "workers": target.workers,
-                    **figures[target.key],
-                    "memory": {
-                        "workers_peak_mb": [round(mb, 1) for mb in target.server.workers_peak_mb()],
-                        "supervisor_peak_mb": target.server.supervisor_peak_mb(),
-                    },
-                }
+                report["systems"][target.key] = system_record(target, figures[target.key])
     except KeyboardInterrupt:
         log("interrupted; every server started has been stopped")
         return 130
