@@ -2,8 +2,8 @@
 
 A worker serves one database request at a time, inline, on one connection it
 keeps for good, as a synchronous WSGI worker does; concurrency comes from
-``--workers``. Measured on PostgreSQL, with two workers on two cores
-(``bench/server.py``), this beat both alternatives by 1.4-1.7x:
+``--workers``. Measured on PostgreSQL under wrk, with two workers on two cores
+(docs/benchmarks.md), this served 1.4-1.7x the requests of both alternatives:
 
 - psycopg's blocking calls in a thread pool: the event loop and ten threads
   passed the GIL back and forth (1.6 ms of CPU per GET, the GIL held half of it);
