@@ -18,13 +18,14 @@ from scimitar.server.representation import etag
 from scimitar.server.service import (
     Wanted,
     create_in,
+    creates_in_one_write,
     delete_in,
     patch_in,
     replace_in,
 )
 from scimitar.server.store import resources
 from scimitar.server.store.connections import WorkerConnection
-from scimitar.server.store.resources import KINDS, USERS, Kind
+from scimitar.server.store.resources import KINDS, Kind
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -185,7 +186,7 @@ class BulkRunner:
         path = _substitute(op.path, self.created)
         data = _substitute(op.data, self.created)
         kind, resource_id = self._target(path, op.method)
-        single_write = op.method == "POST" and kind is USERS  # as ScimService.create
+        single_write = op.method == "POST" and creates_in_one_write(kind)
         with self.connection.transaction(write=True, single_write=single_write) as db:
             if op.method == "POST":
                 resource = create_in(db, self.principal, kind, _object(data), _NO_DERIVED)

@@ -217,8 +217,7 @@ class ScimService:
     def create(
         self, authorization: str | None, kind: Kind, body: dict[str, Any], wanted: Wanted
     ) -> StoredResource:
-        # A new user is one INSERT (``create_in``): it needs no transaction around it.
-        single_write = kind is USERS
+        single_write = creates_in_one_write(kind)
         with self._session(authorization, write=True, single_write=single_write) as session:
             db, principal = session
             return create_in(db, principal, kind, body, wanted)
@@ -277,10 +276,16 @@ class ScimService:
 # operations in its own transaction with the principal it authenticated once.
 
 
+def creates_in_one_write(kind: Kind) -> bool:
+    """Whether ``create_in`` writes one statement for ``kind``: a user is one INSERT, so
+    it needs no transaction around it (a group also writes its members)."""
+    return kind is USERS
+
+
 def create_in(
     db: Db, principal: Principal, kind: Kind, body: dict[str, Any], wanted: Wanted
 ) -> StoredResource:
-    """Create a resource. A user is exactly one write (``single_write`` relies on it)."""
+    """Create a resource (in one write where ``creates_in_one_write`` says so)."""
     doc, member_ids = _split_members(kind, normalize(kind.resource_type, body))
     _enforce_policy(principal, kind, doc)
     doc = protect(doc)

@@ -111,7 +111,6 @@ class _Statements:
         # PostgreSQL: a user and its groups in one statement, one round trip less.
         if table is users:
             self.fetch_with_groups = select(*columns, _groups_of_user()).where(*mine)
-            self.fetch_with_groups_for_update = self.fetch_with_groups.with_for_update()
         self.name_taken = (
             select(table.c.id)
             .where(
@@ -247,14 +246,15 @@ def fetch(
 ) -> StoredResource:
     """Return one resource of the tenant, or raise ``NotFound``.
 
-    ``with_groups``: fill in a user's groups too where that is free (``folds_groups``).
+    ``with_groups``: fill in a user's groups too where that is free (``folds_groups``,
+    unlocked reads: no caller locks a user and wants its groups).
     """
     prepared = statements(kind)
     # SQLite has no row locks (its write lock is the whole database, taken at BEGIN).
     locking = for_update and db.dialect_name == "postgresql"
-    folded = with_groups and folds_groups(db, kind)
+    folded = with_groups and not locking and folds_groups(db, kind)
     if folded:
-        query = prepared.fetch_with_groups_for_update if locking else prepared.fetch_with_groups
+        query = prepared.fetch_with_groups
     else:
         query = prepared.fetch_for_update if locking else prepared.fetch
     row = db.first(query, {"rid": resource_id, "tenant": tenant_id})
