@@ -1,4 +1,4 @@
-"""The worker's PostgreSQL connection: a dropped one fails one request, then comes back."""
+"""The worker's PostgreSQL connections: a dropped one fails one request at most, then comes back."""
 
 from __future__ import annotations
 
@@ -61,3 +61,16 @@ def test_a_dropped_connection_fails_one_request_then_reconnects(
     again = scim.get(f"/Users/{user['id']}")
     assert again.status_code == 200
     assert again.json()["userName"] == "dropped.connection@example.com"
+    # The connections that run writes (``async_writes``) were dropped as well; the
+    # idle ones PostgreSQL closed are noticed before use, and fail no request.
+    patched = scim.request(
+        "PATCH",
+        f"/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Back"}],
+        },
+    )
+    assert patched.status_code == 200, patched.text
+    assert scim.get(f"/Users/{user['id']}").json()["displayName"] == "Back"
+    assert scim.create_user("after.the.drop@example.com")["userName"] == "after.the.drop@example.com"

@@ -114,7 +114,7 @@ class ScimEndpoints:
     async def create(self, request: Request, kind: Kind) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
         attributes, excluded = projection(dict(request.query_params))
-        resource = self.service.create(
+        resource = await self.service.create(
             request.headers.get("authorization"),
             kind,
             body,
@@ -146,7 +146,7 @@ class ScimEndpoints:
         # unless the client asked for attributes; users answer 200 with the resource.
         asked = "attributes" in params or "excludedAttributes" in params
         need = wanted(attributes, excluded) if kind is USERS or asked else None
-        resource = self.service.patch(
+        resource = await self.service.patch(
             request.headers.get("authorization"),
             kind,
             request.path_params["id"],

@@ -16,7 +16,6 @@ from sqlalchemy import Engine, literal, select
 
 from scimitar.scim.ast import AttrPath, Filter
 from scimitar.scim.errors import (
-    Conflict,
     InvalidValue,
     PreconditionFailed,
     ScimError,
@@ -45,8 +44,6 @@ from scimitar.server.store.resources import (
 )
 
 _PING = select(literal(1))
-# Reads of a user that another request keeps changing before a PATCH gives up (409).
-PATCH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +211,15 @@ class ScimService:
 
     # -- writes -------------------------------------------------------------------------
 
-    def create(
+    async def create(
+        self, authorization: str | None, kind: Kind, body: dict[str, Any], wanted: Wanted
+    ) -> StoredResource:
+        """Create a resource; a user's one INSERT waits for its commit on the event loop."""
+        return await self.connection.run_allowing_waits(
+            self._create, authorization, kind, body, wanted
+        )
+
+    def _create(
         self, authorization: str | None, kind: Kind, body: dict[str, Any], wanted: Wanted
     ) -> StoredResource:
         single_write = creates_in_one_write(kind)
@@ -234,7 +239,7 @@ class ScimService:
         with self._session(authorization, write=True) as (db, principal):
             return replace_in(db, principal, kind, resource_id, body, if_match, wanted)
 
-    def patch(
+    async def patch(
         self,
         authorization: str | None,
         kind: Kind,
@@ -247,23 +252,37 @@ class ScimService:
 
         A user's PATCH writes one row (its ``groups`` are read-only), so it needs no
         transaction: on PostgreSQL it reads without a lock and writes only over the
-        version it read, and reads again if another request wrote in between.
+        version it read; if another request wrote in between, it does it again under
+        a row lock. That write waits for its commit on the event loop.
         """
+        return await self.connection.run_allowing_waits(
+            self._patch, authorization, kind, resource_id, body, if_match, wanted
+        )
+
+    def _patch(
+        self,
+        authorization: str | None,
+        kind: Kind,
+        resource_id: str,
+        body: Any,
+        if_match: str | None,
+        wanted: Wanted | None,
+    ) -> StoredResource | None:
         if kind is not USERS:
             with self._session(authorization, write=True) as (db, principal):
                 return patch_in(db, principal, kind, resource_id, body, if_match, wanted)
-        for _attempt in range(PATCH_ATTEMPTS):
+        try:
             with self._session(authorization, write=True, single_write=True) as session:
                 db, principal = session
-                try:
-                    return patch_in(
-                        db, principal, kind, resource_id, body, if_match, wanted, lock=False
-                    )
-                except ChangedMeanwhile:
-                    continue
-        raise Conflict(
-            f"User {resource_id!r} kept changing while this PATCH was applied; send it again"
-        )
+                return patch_in(
+                    db, principal, kind, resource_id, body, if_match, wanted, lock=False
+                )
+        except ChangedMeanwhile:
+            pass
+        # Another request wrote between this one's read and its write: the user is
+        # being changed right now, so this attempt locks it, which cannot lose a race.
+        with self._session(authorization, write=True) as (db, principal):
+            return patch_in(db, principal, kind, resource_id, body, if_match, wanted)
 
     def delete(
         self, authorization: str | None, kind: Kind, resource_id: str, if_match: str | None

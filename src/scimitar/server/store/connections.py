@@ -1,4 +1,4 @@
-"""The server's database connection: one per worker process, used from the event loop.
+"""The server's database connections: one per worker process, used from the event loop.
 
 A worker serves one database request at a time, inline, on one connection it
 keeps for good, as a synchronous WSGI worker does; concurrency comes from
@@ -15,15 +15,19 @@ On SQLite a statement takes microseconds inside the process; on PostgreSQL a
 round trip on the local network, during which the other worker and PostgreSQL
 use the cores. The price: a slow statement holds up the other requests of its
 worker. Run more workers than cores when the database is far away.
+
+One wait is long enough to be worth suspending a request for: a write's commit,
+which waits for the WAL flush. The single write of a user's create or PATCH runs
+on one of a few asynchronous connections instead (``async_writes``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import psycopg
@@ -32,12 +36,19 @@ from sqlalchemy import Engine
 
 from scimitar.db.engine import is_sqlite
 from scimitar.server.auth import KeyCache
+from scimitar.server.store.async_writes import AsyncWrites, can_wait, run_allowing_waits
 from scimitar.server.store.db import Db, sqlite_transaction
 from scimitar.server.store.postgres import PsycopgDb
 
-# Seconds to wait for PostgreSQL to accept a connection before the request fails.
-CONNECT_TIMEOUT = 10
-APPLICATION_NAME = "scimitar-server"
+CONNECT_OPTIONS: dict[str, Any] = {
+    # Seconds to wait for PostgreSQL to accept a connection before the request fails.
+    "connect_timeout": 10,
+    "application_name": "scimitar-server",  # names the worker's sessions in pg_stat_activity
+    # Timestamps then come back in datetime.timezone.utc, not a zoneinfo zone such
+    # as Etc/UTC, which costs more to format on every answer.
+    "options": "-c TimeZone=UTC",
+}
+T = TypeVar("T")
 
 
 class WorkerConnection(Protocol):
@@ -54,6 +65,11 @@ class WorkerConnection(Protocol):
         database commits that statement by itself atomically (PostgreSQL), it may
         run without BEGIN and COMMIT.
         """
+        ...
+
+    async def run_allowing_waits(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(*args)``, whose single write may wait for its commit without
+        holding up the worker (PostgreSQL, see ``async_writes``)."""
         ...
 
     def close(self) -> None:
@@ -83,6 +99,10 @@ class SqliteConnection:
         # wrote in between (SQLITE_BUSY_SNAPSHOT), so a write always begins as one.
         return sqlite_transaction(self.conn, self.dialect, write)
 
+    async def run_allowing_waits(self, work: Callable[..., T], *args: Any) -> T:
+        # A commit is a local fsync that holds the database's one write lock anyway.
+        return work(*args)
+
     def close(self) -> None:
         self.conn.close()
 
@@ -98,19 +118,12 @@ class PostgresConnection:
         self._conn: psycopg.Connection[Any] | None = None
         self._cursor: psycopg.Cursor[Any] | None = None
         self.keys: KeyCache | None = KeyCache()
+        self.writes = AsyncWrites(self.conninfo, CONNECT_OPTIONS)
 
     def _connected(self) -> psycopg.Cursor[Any]:
         if self._conn is None or self._conn.broken or self._conn.closed or self._cursor is None:
-            self.close()
-            conn = psycopg.connect(
-                self.conninfo,
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT,
-                application_name=APPLICATION_NAME,  # names it in pg_stat_activity
-                # Timestamps then come back in datetime.timezone.utc, not a zoneinfo
-                # zone such as Etc/UTC, which costs more to format on every answer.
-                options="-c TimeZone=UTC",
-            )
+            self._close_connection()
+            conn = psycopg.connect(self.conninfo, autocommit=True, **CONNECT_OPTIONS)
             # orjson, as the engine uses: several times faster than json for every document.
             set_json_loads(orjson.loads, conn)
             set_json_dumps(orjson.dumps, conn)
@@ -124,6 +137,8 @@ class PostgresConnection:
     def transaction(self, *, write: bool, single_write: bool = False) -> Iterator[Db]:
         cursor = self._connected()
         db = PsycopgDb(cursor, self.dialect)
+        if single_write and can_wait():
+            db.writer = self.writes.write
         if not write or single_write:
             # Autocommit: no BEGIN and COMMIT round trips. Each statement sees committed
             # data; a page and its total may differ by a write between them, which
@@ -142,11 +157,18 @@ class PostgresConnection:
             raise
         cursor.execute("COMMIT")
 
-    def close(self) -> None:
+    async def run_allowing_waits(self, work: Callable[..., T], *args: Any) -> T:
+        return await run_allowing_waits(work, *args)
+
+    def _close_connection(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
         self._conn = self._cursor = None
+
+    def close(self) -> None:
+        self._close_connection()
+        self.writes.close()
 
 
 @contextmanager

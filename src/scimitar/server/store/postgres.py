@@ -24,7 +24,7 @@ most tell how many leading bytes of a digest the caller guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -113,6 +113,9 @@ class PsycopgDb:
         self.cursor = cursor
         self.dialect = dialect
         self._key: dict[str, str] | None = None
+        # Where a single write runs instead, when it may wait for its commit without
+        # holding up the worker (``async_writes``): (sql, params) -> rows written.
+        self.writer: Callable[[str, dict[str, Any]], int] | None = None
 
     def _compiled(self, statement: Executable) -> _PgCompiled:
         found = self._cache.get(id(statement))
@@ -177,10 +180,14 @@ class PsycopgDb:
             self.cursor.executemany(compiled.sql, [compiled.bind(p) for p in params])
             return self.cursor.rowcount
         key = self._take_key(compiled)
-        if key is None:
-            return self.cursor.execute(compiled.sql, compiled.bind(params)).rowcount
-        assert compiled.checked_sql is not None
-        written = self.cursor.execute(compiled.checked_sql, {**compiled.bind(params), **key})
-        if written.rowcount == 0:  # a plain INSERT writes its row unless the key is dead
+        sql, values = compiled.sql, compiled.bind(params)
+        if key is not None:
+            assert compiled.checked_sql is not None
+            sql, values = compiled.checked_sql, {**values, **key}
+        if self.writer is None:
+            written = self.cursor.execute(sql, values).rowcount
+        else:
+            written = self.writer(sql, values)
+        if key is not None and written == 0:  # a plain INSERT writes its row unless the key is dead
             raise KeyNoLongerValid
-        return written.rowcount
+        return written
