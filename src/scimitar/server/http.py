@@ -34,18 +34,14 @@ async def read_json(request: Request, limit: int) -> Any:
     it is read; the streamed size is checked too, for chunked bodies and liars.
     """
     declared = request.headers.get("content-length")
-    too_large = PayloadTooLarge(
-        f"the request body is larger than this server's limit of {limit} bytes; "
-        "split the request (for Bulk, send fewer operations)"
-    )
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     body = b"".join(chunks)
     if not body.strip():
@@ -54,6 +50,13 @@ async def read_json(request: Request, limit: int) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise InvalidSyntax(f"the request body is not valid JSON: {error}") from None
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the request body is larger than this server's limit of {limit} bytes; "
+        "split the request (for Bulk, send fewer operations)"
+    )
 
 
 def read_object(value: Any, what: str) -> dict[str, Any]:
