@@ -95,7 +95,10 @@ class AsyncWrites:
         """
         while self._idle:
             cursor = self._idle.pop()
-            if not select.select([cursor.connection.fileno()], [], [], 0)[0]:
+            # poll, not select: a busy worker's descriptors can pass select's limit of 1024.
+            waiting = select.poll()
+            waiting.register(cursor.connection.fileno(), select.POLLIN)
+            if not waiting.poll(0):
                 return cursor
             _close_now(cursor)
         return None
