@@ -7,10 +7,11 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, literal, select
 
@@ -44,6 +45,8 @@ from scimitar.server.store.resources import (
 )
 
 _PING = select(literal(1))
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,20 @@ def check_if_match(if_match: str | None, resource: StoredResource) -> None:
     raise PreconditionFailed(
         f"the resource has changed: its current version is {current}, not {if_match}"
     )
+
+
+def _waiting_for_commit(
+    operation: Callable[Concatenate[ScimService, P], T],
+) -> Callable[Concatenate[ScimService, P], Coroutine[Any, Any, T]]:
+    """Make an operation a coroutine whose single write waits for its commit on the
+    event loop, the worker serving other requests meanwhile (``store.async_writes``)."""
+
+    async def waiting(service: ScimService, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        work = functools.partial(operation, service, *args, **kwargs)
+        return await service.connection.run_allowing_waits(work)
+
+    functools.update_wrapper(waiting, operation)
+    return waiting
 
 
 class ScimService:
@@ -211,17 +228,11 @@ class ScimService:
 
     # -- writes -------------------------------------------------------------------------
 
-    async def create(
+    @_waiting_for_commit
+    def create(
         self, authorization: str | None, kind: Kind, body: dict[str, Any], wanted: Wanted
     ) -> StoredResource:
-        """Create a resource; a user's one INSERT waits for its commit on the event loop."""
-        return await self.connection.run_allowing_waits(
-            self._create, authorization, kind, body, wanted
-        )
-
-    def _create(
-        self, authorization: str | None, kind: Kind, body: dict[str, Any], wanted: Wanted
-    ) -> StoredResource:
+        """Create a resource (a coroutine: a user's one INSERT waits for its commit)."""
         single_write = creates_in_one_write(kind)
         with self._session(authorization, write=True, single_write=single_write) as session:
             db, principal = session
@@ -239,7 +250,8 @@ class ScimService:
         with self._session(authorization, write=True) as (db, principal):
             return replace_in(db, principal, kind, resource_id, body, if_match, wanted)
 
-    async def patch(
+    @_waiting_for_commit
+    def patch(
         self,
         authorization: str | None,
         kind: Kind,
@@ -253,21 +265,8 @@ class ScimService:
         A user's PATCH writes one row (its ``groups`` are read-only), so it needs no
         transaction: on PostgreSQL it reads without a lock and writes only over the
         version it read; if another request wrote in between, it does it again under
-        a row lock. That write waits for its commit on the event loop.
+        a row lock. A coroutine: that write waits for its commit on the event loop.
         """
-        return await self.connection.run_allowing_waits(
-            self._patch, authorization, kind, resource_id, body, if_match, wanted
-        )
-
-    def _patch(
-        self,
-        authorization: str | None,
-        kind: Kind,
-        resource_id: str,
-        body: Any,
-        if_match: str | None,
-        wanted: Wanted | None,
-    ) -> StoredResource | None:
         if kind is not USERS:
             with self._session(authorization, write=True) as (db, principal):
                 return patch_in(db, principal, kind, resource_id, body, if_match, wanted)

@@ -40,9 +40,9 @@ T = TypeVar("T")
 CONNECTIONS = 4
 
 
-async def run_allowing_waits(work: Callable[..., T], *args: Any) -> T:
-    """Run ``work(*args)`` so that its writes can wait on the event loop (``write``)."""
-    return await greenlet_spawn(work, *args)
+async def run_allowing_waits(work: Callable[[], T]) -> T:
+    """Run ``work()`` so that its writes can wait on the event loop (``write``)."""
+    return await greenlet_spawn(work)
 
 
 def can_wait() -> bool:

@@ -67,9 +67,9 @@ class WorkerConnection(Protocol):
         """
         ...
 
-    async def run_allowing_waits(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(*args)``, whose single write may wait for its commit without
-        holding up the worker (PostgreSQL, see ``async_writes``)."""
+    async def run_allowing_waits(self, work: Callable[[], T]) -> T:
+        """Run ``work()``, whose single write may wait for its commit without holding
+        up the worker (PostgreSQL, see ``async_writes``)."""
         ...
 
     def close(self) -> None:
@@ -99,9 +99,9 @@ class SqliteConnection:
         # wrote in between (SQLITE_BUSY_SNAPSHOT), so a write always begins as one.
         return sqlite_transaction(self.conn, self.dialect, write)
 
-    async def run_allowing_waits(self, work: Callable[..., T], *args: Any) -> T:
-        # A commit is a local fsync that holds the database's one write lock anyway.
-        return work(*args)
+    async def run_allowing_waits(self, work: Callable[[], T]) -> T:
+        # SQLite's commit is a write to a local file, under the database's one write lock.
+        return work()
 
     def close(self) -> None:
         self.conn.close()
@@ -157,8 +157,8 @@ class PostgresConnection:
             raise
         cursor.execute("COMMIT")
 
-    async def run_allowing_waits(self, work: Callable[..., T], *args: Any) -> T:
-        return await run_allowing_waits(work, *args)
+    async def run_allowing_waits(self, work: Callable[[], T]) -> T:
+        return await run_allowing_waits(work)
 
     def _close_connection(self) -> None:
         if self._conn is not None:
