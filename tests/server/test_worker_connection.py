@@ -73,4 +73,5 @@ def test_a_dropped_connection_fails_one_request_then_reconnects(
     )
     assert patched.status_code == 200, patched.text
     assert scim.get(f"/Users/{user['id']}").json()["displayName"] == "Back"
-    assert scim.create_user("after.the.drop@example.com")["userName"] == "after.the.drop@example.com"
+    created = scim.create_user("after.the.drop@example.com")
+    assert created["userName"] == "after.the.drop@example.com"

@@ -2,15 +2,15 @@
 
 A write in autocommit answers only once PostgreSQL has flushed its commit to the
 WAL, and a worker that waited for that inline did nothing else meanwhile: on the
-benchmark machine a user's PATCH spent as long waiting for the flush as working,
-and with ``synchronous_commit = off`` (which loses recent commits in a crash, so
-scimitar never sets it) the same server served 1.7x the PATCHes and 2x the creates.
+benchmark machine PATCH and create kept 1.3 of its 2 cores busy, and with
+``synchronous_commit = off`` (which loses recent commits in a crash, so scimitar
+never sets it) the same server served 1.7x the PATCHes and 2x the creates.
 
 So the one write of a single-write request (a user's create or PATCH) goes to one
 of a few asynchronous connections, and the request waits for it on the event loop
 while the worker serves other requests on its ordinary connection. Everything
-else stays inline (see ``connections.py`` for why): this wait is the only one long
-enough to pay for suspending a request.
+else stays inline (see ``connections.py`` for why); whole transactions on these
+connections were measured too, and served fewer member adds (docs/architecture.md).
 
 The request's code stays synchronous: the route runs it with ``run_allowing_waits``
 (a greenlet, as SQLAlchemy's asyncio extension does), and ``write`` suspends it
@@ -57,7 +57,7 @@ class AsyncWrites:
         self._conninfo = conninfo
         self._options = options  # psycopg.connect's keyword arguments
         # Each idle connection with its one cursor: a new cursor per statement cost a
-        # fifth of the statement's CPU.
+        # sixth of the statement's CPU.
         self._idle: list[psycopg.AsyncCursor[Any]] = []
         self._slots = asyncio.Semaphore(CONNECTIONS)
         self._loop: asyncio.AbstractEventLoop | None = None
