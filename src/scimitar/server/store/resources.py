@@ -246,8 +246,9 @@ def fetch(
 ) -> StoredResource:
     """Return one resource of the tenant, or raise ``NotFound``.
 
-    ``with_groups``: fill in a user's groups too where that is free (``folds_groups``,
-    unlocked reads: no caller locks a user and wants its groups).
+    ``with_groups``: fill in a user's groups too where that is free (``folds_groups``)
+    and the read is unlocked; after a locked read they stay None, and the caller
+    loads them on their own (``service._load_derived``).
     """
     prepared = statements(kind)
     # SQLite has no row locks (its write lock is the whole database, taken at BEGIN).
