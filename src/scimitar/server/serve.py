@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from typing import Any
 
 import uvicorn
 
 from scimitar.db.engine import make_engine
 from scimitar.db.migrate import upgrade
+from scimitar.server import socket_per_worker
 from scimitar.server.metrics import MULTIPROC_ENV
 from scimitar.settings import Settings
 
@@ -48,22 +50,26 @@ def serve(
         # storage once, at import.
         metrics_dir = tempfile.mkdtemp(prefix="scimitar-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
+    options: dict[str, Any] = {
+        "app": APP_FACTORY,
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        # "auto" picks uvloop and httptools (uvicorn[standard]) where they are installed.
+        "loop": "auto",
+        "http": "auto",
+        # Off by default: one log line per request costs measurable throughput. The
+        # access log holds the request line only, never headers, so no key is logged.
+        "access_log": access_log,
+        "server_header": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
     try:
-        uvicorn.run(
-            APP_FACTORY,
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            # "auto" picks uvloop and httptools (uvicorn[standard]) where they are installed.
-            loop="auto",
-            http="auto",
-            # Off by default: one log line per request costs measurable throughput. The
-            # access log holds the request line only, never headers, so no key is logged.
-            access_log=access_log,
-            server_header=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        )
+        if workers > 1 and socket_per_worker.AVAILABLE:
+            socket_per_worker.run(uvicorn.Config(**options))
+        else:
+            uvicorn.run(**options)
     finally:
         if metrics_dir is not None:
             os.environ.pop(MULTIPROC_ENV, None)
