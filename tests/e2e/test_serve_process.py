@@ -209,21 +209,35 @@ def _tcp_inodes(port: int, state: str) -> set[str]:
     return found
 
 
+def _listening_sockets(server: Server, count: int) -> dict[int, str]:
+    """Wait until ``count`` workers listen; return each one's listening socket inode."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        listening = _tcp_inodes(port, "0A")
+        owners = {
+            pid: inodes.pop()
+            for pid in _workers(server.process.pid)
+            if len(inodes := _socket_inodes(pid) & listening) == 1
+        }
+        if len(owners) == count == len(listening):
+            return owners
+        time.sleep(0.1)
+    pytest.fail(f"{count} workers did not each listen on a socket in {START_TIMEOUT}s")
+
+
 def test_each_worker_listens_on_a_socket_of_its_own(two_workers: Server) -> None:
     # With one shared socket, a burst of new connections could all land on one worker
     # (32 of 32 seen under wrk) while the other idled. Each worker now listens on its
     # own socket (SO_REUSEPORT) and the kernel spreads connections across them.
     port = int(two_workers.base_url.rsplit(":", 1)[1])
-    workers = _workers(two_workers.process.pid)
-    assert len(workers) == 2
+    workers = list(_listening_sockets(two_workers, 2))
+    # The supervisor keeps no copy (it closes its own within half a second of a
+    # worker's start), so a dead worker's socket closes with it.
     deadline = time.monotonic() + START_TIMEOUT
-    while len(listening := _tcp_inodes(port, "0A")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)  # /healthz answered once one worker was up; the other may be starting
-    owned = {pid: _socket_inodes(pid) & listening for pid in workers}
-    assert all(len(inodes) == 1 for inodes in owned.values()), owned
-    assert len(listening) == 2
-    assert set.union(*owned.values()) == listening
-    # The supervisor keeps no copy: a dead worker's socket closes with it.
+    listening = _tcp_inodes(port, "0A")
+    while _socket_inodes(two_workers.process.pid) & listening and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not _socket_inodes(two_workers.process.pid) & listening
 
     clients = [httpx.Client(base_url=two_workers.base_url) for _ in range(32)]
@@ -240,6 +254,26 @@ def test_each_worker_listens_on_a_socket_of_its_own(two_workers: Server) -> None
     # on either side about once in 400,000 runs.
     assert sum(share) == 32
     assert share[0] >= 4, share
+    _assert_stops_gracefully(two_workers)
+
+
+def test_a_dead_workers_clients_go_to_the_live_worker(two_workers: Server) -> None:
+    # A killed worker's socket must close with it: were another process still holding
+    # it open, the kernel would keep sending it a share of new connections that
+    # nobody accepts.
+    port = int(two_workers.base_url.rsplit(":", 1)[1])
+    (killed, killed_socket), (survivor, _) = sorted(_listening_sockets(two_workers, 2).items())
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while killed_socket in _tcp_inodes(port, "0A") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert killed_socket not in _tcp_inodes(port, "0A")
+    for _ in range(20):  # new connections, each hashed afresh
+        assert httpx.get(f"{two_workers.base_url}/healthz", timeout=5).status_code == 200
+    # The supervisor replaces the worker, which listens on a socket of its own.
+    replaced = _listening_sockets(two_workers, 2)
+    assert survivor in replaced
+    assert killed not in replaced
     _assert_stops_gracefully(two_workers)
 
 
