@@ -99,8 +99,13 @@ class Target:
     analyze: Callable[[], None] | None = None
 
 
+def ceiling_argv(port: int, workers: int) -> list[str]:
+    """Return the command serving the ceiling as ``scimitar serve`` serves its app."""
+    return [str(VENV_BIN / "python"), str(BENCH_DIR / "ceiling_app.py"), str(port), str(workers)]
+
+
 def uvicorn_argv(app: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
-    """Return the command serving ``app`` as ``scimitar serve`` serves its own app."""
+    """Return the command serving ``app`` with ``scimitar serve``'s uvicorn options."""
     return [
         str(VENV_BIN / "python"),
         "-m",
@@ -183,7 +188,7 @@ def measure(target: Target, operation: Operation, load: Load) -> Measurement:
     if load.quiet_wait:
         wait_until_quiet(QUIET_CORES, min(load.quiet_wait, 15), log, window=1.0)
     with profiling(target.server, target.profile_dir, operation.op, load.duration):
-        window = CpuWindow(target.server.tree(), target.database)
+        window = CpuWindow(target.server.tree(), target.database, target.server.worker_pids())
         result = run_wrk(
             target.server.origin, operation.script(), args("measure"), load, load.duration
         )
@@ -196,8 +201,10 @@ def describe(result: Measurement) -> str:
     """Return one log line: the figures, failures, and where the CPU went."""
     failed = f", {result.failed} failed" if result.failed else ""
     cpu = result.cpu
+    workers = cpu.get("worker_cores") if cpu else None
+    split = f" ({' + '.join(f'{share:.2f}' for share in workers)})" if workers else ""
     cores = (
-        f" (cores: server {cpu['server_cores']:.2f}, wrk {cpu['client_cores']:.2f}, "
+        f" (cores: server {cpu['server_cores']:.2f}{split}, wrk {cpu['client_cores']:.2f}, "
         f"postgres {cpu['database_cores']:.2f}, other {cpu['other_cores']:.2f})"
         if cpu
         else ""
@@ -227,7 +234,7 @@ def bench_ceiling(target: Target, layout: Layout, load: Load, work: Path) -> dic
                 )
                 if phase == "measure" and load.quiet_wait:
                     wait_until_quiet(QUIET_CORES, min(load.quiet_wait, 15), log, window=1.0)
-                window = CpuWindow(target.server.tree())
+                window = CpuWindow(target.server.tree(), None, target.server.worker_pids())
                 result = run_wrk(target.server.origin, operation.script(), args, load, seconds)
                 result.cpu = window.close()
             results[key] = result.as_dict()
@@ -556,9 +563,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"ceiling{count}",
                     f"ceiling ({count} worker{'s' * (count > 1)})",
                     count,
-                    server(
-                        f"ceiling{count}", uvicorn_argv("ceiling_app:app", port, count), port, "/"
-                    ),
+                    server(f"ceiling{count}", ceiling_argv(port, count), port, "/"),
                 )
                 record(target, partial(ceiling_figures, target, layout, load, work))
         scim_targets: list[tuple[Target, Callable[[], AbstractContextManager[object]] | None]] = []

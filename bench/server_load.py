@@ -56,7 +56,7 @@ class Measurement:
     connections: int = 0
     # Cores busy on average during the run: the server's processes, and the whole
     # machine (server, wrk, PostgreSQL, and anything else running: noise).
-    cpu: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -103,14 +104,19 @@ class CpuWindow:
 
     pids: list[int]
     database: str | None = None
+    # The worker processes among ``pids``, when there are several: their shares show
+    # whether the connections reached every worker (one worker idling halved a run).
+    workers: list[int] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     server_start: float = 0.0
+    worker_start: dict[int, float] = field(default_factory=dict)
     client_start: float = 0.0
     machine_start: float = 0.0
     database_start: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.server_start = cpu_seconds(self.pids)
+        self.worker_start = {pid: cpu_seconds([pid]) for pid in self.workers}
         self.client_start = _children_seconds()
         self.machine_start = machine_busy_seconds()
         if self.database is not None:
@@ -118,7 +124,7 @@ class CpuWindow:
                 pid: cpu_seconds([pid]) for pid in postgres_backends(self.database)
             }
 
-    def close(self, busy: float | None = None) -> dict[str, float]:
+    def close(self, busy: float | None = None) -> dict[str, Any]:
         """Return the cores each used, on average.
 
         ``busy``: the seconds the load lasted, when it ended before the window did
@@ -137,12 +143,18 @@ class CpuWindow:
                 cpu_seconds([pid]) - self.database_start.get(pid, 0.0)
                 for pid in postgres_backends(self.database)
             )
-        return {
+        cores: dict[str, Any] = {
             "server_cores": round(server / active, 2),
             "client_cores": round(client / active, 2),
             "database_cores": round(database / active, 2),
             "other_cores": round(max(0.0, machine - server - client - database) / window, 2),
         }
+        if len(self.workers) > 1:
+            cores["worker_cores"] = [
+                round((cpu_seconds([pid]) - start) / active, 2)
+                for pid, start in self.worker_start.items()
+            ]
+        return cores
 
 
 def postgres_backends(database: str) -> list[int]:

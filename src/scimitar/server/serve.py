@@ -50,9 +50,25 @@ def serve(
         # storage once, at import.
         metrics_dir = tempfile.mkdtemp(prefix="scimitar-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        run_workers(APP_FACTORY, host, port, workers, factory=True, access_log=access_log)
+    finally:
+        if metrics_dir is not None:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def run_workers(
+    app: str, host: str, port: int, workers: int, *, factory: bool, access_log: bool = False
+) -> None:
+    """Serve the ASGI application ``app`` (an import string) as ``serve`` serves its own.
+
+    The benchmark's ceiling is served through this too, so that it measures the same
+    stack: uvicorn with these options and, at several workers, a socket per worker.
+    """
     options: dict[str, Any] = {
-        "app": APP_FACTORY,
-        "factory": True,
+        "app": app,
+        "factory": factory,
         "host": host,
         "port": port,
         "workers": workers,
@@ -65,12 +81,7 @@ def serve(
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
-    try:
-        if workers > 1 and socket_per_worker.AVAILABLE:
-            socket_per_worker.run(uvicorn.Config(**options))
-        else:
-            uvicorn.run(**options)
-    finally:
-        if metrics_dir is not None:
-            os.environ.pop(MULTIPROC_ENV, None)
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+    if workers > 1 and socket_per_worker.AVAILABLE:
+        socket_per_worker.run(uvicorn.Config(**options))
+    else:
+        uvicorn.run(**options)
