@@ -1,11 +1,10 @@
 """The ceiling: the smallest useful endpoint on scimitar's ASGI stack.
 
 Starlette on uvicorn (uvloop, httptools), served with the same worker count,
-options and sockets as ``scimitar serve``
-(``python bench/ceiling_app.py PORT WORKERS``). Every method on every path reads the request body
-and answers a small JSON object, so each benchmark script can be pointed at it
-unchanged: the gap between this and scimitar is what SCIM, auth and the database
-cost on top of HTTP.
+options and sockets as ``scimitar serve`` (``python bench/ceiling_app.py PORT
+WORKERS``). Every method on every path reads the request body and answers a small
+JSON object, so each benchmark script can be pointed at it unchanged: the gap
+between this and scimitar is what SCIM, auth and the database cost on top of HTTP.
 """
 
 from __future__ import annotations
