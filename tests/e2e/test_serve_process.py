@@ -57,6 +57,10 @@ class Server:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
 
 def _wait_healthy(server: Server) -> None:
     deadline = time.monotonic() + START_TIMEOUT
@@ -211,10 +215,9 @@ def _tcp_inodes(port: int, state: str) -> set[str]:
 
 def _listening_sockets(server: Server, count: int) -> dict[int, str]:
     """Wait until ``count`` workers listen; return each one's listening socket inode."""
-    port = int(server.base_url.rsplit(":", 1)[1])
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        listening = _tcp_inodes(port, "0A")
+        listening = _tcp_inodes(server.port, "0A")
         owners = {
             pid: inodes.pop()
             for pid in _workers(server.process.pid)
@@ -230,12 +233,11 @@ def test_each_worker_listens_on_a_socket_of_its_own(two_workers: Server) -> None
     # With one shared socket, a burst of new connections could all land on one worker
     # (32 of 32 seen under wrk) while the other idled. Each worker now listens on its
     # own socket (SO_REUSEPORT) and the kernel spreads connections across them.
-    port = int(two_workers.base_url.rsplit(":", 1)[1])
     workers = list(_listening_sockets(two_workers, 2))
     # The supervisor keeps no copy (it closes its own within half a second of a
     # worker's start), so a dead worker's socket closes with it.
     deadline = time.monotonic() + START_TIMEOUT
-    listening = _tcp_inodes(port, "0A")
+    listening = _tcp_inodes(two_workers.port, "0A")
     while _socket_inodes(two_workers.process.pid) & listening and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _socket_inodes(two_workers.process.pid) & listening
@@ -245,7 +247,7 @@ def test_each_worker_listens_on_a_socket_of_its_own(two_workers: Server) -> None
         with ThreadPoolExecutor(max_workers=32) as pool:  # connect in a burst, as wrk does
             statuses = list(pool.map(lambda client: client.get("/healthz").status_code, clients))
         assert statuses == [200] * 32
-        accepted = _tcp_inodes(port, "01")
+        accepted = _tcp_inodes(two_workers.port, "01")
         share = sorted(len(_socket_inodes(pid) & accepted) for pid in workers)
     finally:
         for client in clients:
@@ -261,13 +263,12 @@ def test_a_dead_workers_clients_go_to_the_live_worker(two_workers: Server) -> No
     # A killed worker's socket must close with it: were another process still holding
     # it open, the kernel would keep sending it a share of new connections that
     # nobody accepts.
-    port = int(two_workers.base_url.rsplit(":", 1)[1])
     (killed, killed_socket), (survivor, _) = sorted(_listening_sockets(two_workers, 2).items())
     os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while killed_socket in _tcp_inodes(port, "0A") and time.monotonic() < deadline:
+    while killed_socket in _tcp_inodes(two_workers.port, "0A") and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert killed_socket not in _tcp_inodes(port, "0A")
+    assert killed_socket not in _tcp_inodes(two_workers.port, "0A")
     for _ in range(20):  # new connections, each hashed afresh
         assert httpx.get(f"{two_workers.base_url}/healthz", timeout=5).status_code == 200
     # The supervisor replaces the worker, which listens on a socket of its own.
