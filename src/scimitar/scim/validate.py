@@ -179,7 +179,11 @@ def _plan_for(resource_type: ResourceType) -> _Plan:
 
 
 def normalize(
-    resource_type: ResourceType, body: dict[str, Any], *, strict_schemas: bool = False
+    resource_type: ResourceType,
+    body: dict[str, Any],
+    *,
+    strict_schemas: bool = False,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """Return the canonical stored document for a POST/PUT ``body``.
 
@@ -194,6 +198,8 @@ def normalize(
 
     With ``strict_schemas`` the ``schemas`` list must name the core schema and only
     known schemas; by default it is ignored, since Entra ID lists URIs of its own.
+    With ``partial`` the body holds some attributes of a resource, not all of it
+    (the values a PATCH writes), so required ones may be missing.
     """
     if not isinstance(body, dict):
         raise InvalidSyntax("the request body must be a JSON object holding one resource")
@@ -211,7 +217,8 @@ def normalize(
     for urn in plan.extension_urns:
         if urn in doc and not doc[urn]:
             del doc[urn]
-    _check_required(plan, doc)
+    if not partial:
+        _check_required(plan, doc)
     return doc
 
 
