@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 SCIMITAR = Path(sys.executable).with_name("scimitar")
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_USER_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
@@ -284,35 +287,62 @@ def two_workers_each_backend(request: pytest.FixtureRequest, tmp_path: Path) -> 
     yield from _start(tmp_path, workers=2, database_url=url)
 
 
+# Plain attributes, each set by a PATCH of its own (on PostgreSQL in one UPDATE that
+# merges the value into the stored document, ``store/patch_in_place.py``).
+PLAIN_VALUES = {
+    "displayName": "Race Runner",
+    "nickName": "Racer",
+    "title": "Sprinter",
+    "userType": "Employee",
+    "preferredLanguage": "en-US",
+    "locale": "en-US",
+    "timezone": "Europe/Paris",
+    "profileUrl": "https://example.com/race",
+    "externalId": "race-1",
+    f"{ENTERPRISE_USER_URN}:employeeNumber": "701984",
+    f"{ENTERPRISE_USER_URN}:costCenter": "4130",
+    f"{ENTERPRISE_USER_URN}:organization": "Universal Studios",
+    f"{ENTERPRISE_USER_URN}:division": "Theme Park",
+    f"{ENTERPRISE_USER_URN}:department": "Tour Operations",
+}
+
+
 def test_concurrent_patches_of_one_user_lose_nothing(two_workers_each_backend: Server) -> None:
     # On PostgreSQL a user's PATCH reads without a lock and writes only over the version
-    # it read, trying again under a row lock when another request wrote first: no
-    # update may be lost, and none refused.
+    # it read, trying again under a row lock when another request wrote first; a PATCH
+    # of plain attributes merges them into the row in one UPDATE. No update may be
+    # lost, and none refused, with both kinds racing each other.
     server = two_workers_each_backend
     tenant = f"race-{os.getpid()}-{time.monotonic_ns()}"
     _cli(server.database_url, "tenant", "create", tenant)
     key = _cli(server.database_url, "token", "create", "--tenant", tenant).strip()
     headers = {"Authorization": f"Bearer {key}"}
+    patch_op = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+    emails = [f"race{index}@example.com" for index in range(48)]
+    adds = [{"op": "add", "path": "emails", "value": [{"value": v}]} for v in emails]
+    plain = [{"op": "replace", "path": p, "value": v} for p, v in PLAIN_VALUES.items()]
+    # Interleaved, so that both kinds of PATCH are in flight together.
+    operations = [op for pair in itertools.zip_longest(adds, plain) for op in pair if op]
     with httpx.Client(base_url=f"{server.base_url}/scim/v2", headers=headers) as client:
         created = client.post("/Users", json={"schemas": [USER_SCHEMA], "userName": "race"})
         assert created.status_code == 201, created.text
         user_id = created.json()["id"]
 
-        def add_email(index: int) -> tuple[str, int]:
-            value = f"race{index}@example.com"
-            body = {
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "add", "path": "emails", "value": [{"value": value}]}],
-            }
-            return value, client.patch(f"/Users/{user_id}", json=body).status_code
+        def patch(operation: dict[str, Any]) -> int:
+            body = {"schemas": [patch_op], "Operations": [operation]}
+            return client.patch(f"/Users/{user_id}", json=body).status_code
 
         with ThreadPoolExecutor(max_workers=16) as pool:
-            answers = list(pool.map(add_email, range(48)))
+            answers = list(pool.map(patch, operations))
         stored = client.get(f"/Users/{user_id}").json()
 
-    assert [status for _value, status in answers] == [200] * len(answers)
-    assert {email["value"] for email in stored.get("emails", [])} == {v for v, _s in answers}
-    assert stored["meta"]["version"] == f'W/"{1 + len(answers)}"'
+    assert answers == [200] * len(operations)
+    assert {email["value"] for email in stored.get("emails", [])} == set(emails)
+    enterprise = stored.get(ENTERPRISE_USER_URN, {})
+    for path, value in PLAIN_VALUES.items():
+        name = path.removeprefix(f"{ENTERPRISE_USER_URN}:")
+        assert (enterprise if name != path else stored).get(name) == value, path
+    assert stored["meta"]["version"] == f'W/"{1 + len(operations)}"'
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from scimitar.scim.errors import (
 )
 from scimitar.scim.evaluate import element_matches
 from scimitar.scim.group_members import MemberChange, split_member_operations
-from scimitar.scim.patch import apply_patch, parse_patch_request
+from scimitar.scim.patch import apply_patch, parse_patch_request, plain_assignments
 from scimitar.scim.resources import GROUP_SCHEMA
 from scimitar.scim.validate import check_mutability, normalize
 from scimitar.server import policy
@@ -34,6 +34,7 @@ from scimitar.server.representation import etag
 from scimitar.server.store import members, resources
 from scimitar.server.store.connections import worker_connection
 from scimitar.server.store.db import Db
+from scimitar.server.store.patch_in_place import patch_in_place
 from scimitar.server.store.postgres import KeyNoLongerValid, PsycopgDb
 from scimitar.server.store.resources import (
     GROUPS,
@@ -357,6 +358,15 @@ def patch_in(
     # A user's groups cannot change by its own PATCH (``groups`` is read-only): read
     # them with the user, before the change, when the answer needs them.
     with_groups = wanted is not None and wanted.groups
+    if kind is USERS and not lock and if_match is None and isinstance(db, PsycopgDb):
+        values = plain_assignments(kind.resource_type, operations)
+        if values is not None:
+            # No policy can object: roles are not plain, and the stored ones passed it.
+            written = patch_in_place(
+                db, principal.tenant_id, resource_id, values, with_groups=with_groups
+            )
+            if written is not None:
+                return written if wanted is not None else None
     current = resources.fetch(
         db, kind, principal.tenant_id, resource_id, for_update=lock, with_groups=with_groups
     )

@@ -68,9 +68,15 @@ class AsyncWrites:
         Called from synchronous code that ``run_allowing_waits`` started: it is
         suspended, not blocked, until the statement has committed.
         """
-        return await_(self._write(sql, params))
+        count: int = await_(self._write(sql, params, returning=False))
+        return count
 
-    async def _write(self, sql: str, params: dict[str, Any]) -> int:
+    def write_returning(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run one write statement as ``write`` does and return its RETURNING rows."""
+        rows: list[tuple[Any, ...]] = await_(self._write(sql, params, returning=True))
+        return rows
+
+    async def _write(self, sql: str, params: dict[str, Any], *, returning: bool) -> Any:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # A new event loop (tests start one per client): the old loop's
@@ -82,7 +88,7 @@ class AsyncWrites:
             cursor = self._idle_cursor() or await self._connect()
             try:
                 await cursor.execute(sql, params)
-                return cursor.rowcount
+                return await cursor.fetchall() if returning else cursor.rowcount
             finally:
                 self._give_back(cursor)
 

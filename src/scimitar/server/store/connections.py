@@ -138,7 +138,7 @@ class PostgresConnection:
         cursor = self._connected()
         db = PsycopgDb(cursor, self.dialect)
         if single_write and can_wait():
-            db.writer = self.writes.write
+            db.writer = self.writes
         if not write or single_write:
             # Autocommit: no BEGIN and COMMIT round trips. Each statement sees committed
             # data; a page and its total may differ by a write between them, which

@@ -13,6 +13,8 @@ statement rather than in a round trip of its own:
   SELECT) q``: the key's state and the rows in one answer;
 - a plain ``INSERT ... VALUES`` becomes ``INSERT ... SELECT ... WHERE (key check)``:
   nothing is written for a dead key, and the row count says so;
+- an ``UPDATE ... WHERE ... RETURNING`` (``write_returning``) gets the check in its
+  ``WHERE``: nothing is written, and no row returned, for a dead key;
 - any other statement first runs the check on its own.
 
 A dead key raises ``KeyNoLongerValid`` before any of the statement's rows are used
@@ -24,7 +26,7 @@ most tell how many leading bytes of a digest the caller guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -34,6 +36,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from scimitar.server.store.async_writes import AsyncWrites
 from scimitar.server.store.db import Params
 
 _KEY_ALIVE = (
@@ -49,6 +52,8 @@ _CHECKED_SELECT = (
     " FROM ({sql}) AS inner_rows) AS found ON true ORDER BY found.__n"
 )
 _PLAIN_INSERT = re.compile(r"^(INSERT INTO \S+ \([^)]*\)) VALUES \((.*)\)$", re.DOTALL)
+# The statement's own WHERE is the first one: SET clauses here hold no subquery.
+_UPDATE_RETURNING = re.compile(r"^(UPDATE \S+ SET .*?) WHERE (.*?) (RETURNING .*)$", re.DOTALL)
 
 
 class KeyNoLongerValid(Exception):
@@ -58,7 +63,15 @@ class KeyNoLongerValid(Exception):
 class _PgCompiled:
     """A statement compiled for psycopg: named parameters, IN lists as arrays."""
 
-    __slots__ = ("checked_sql", "defaults", "documents", "expanding", "sql", "statement")
+    __slots__ = (
+        "checked_sql",
+        "checked_update",
+        "defaults",
+        "documents",
+        "expanding",
+        "sql",
+        "statement",
+    )
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
         assert isinstance(statement, ClauseElement)
@@ -82,6 +95,7 @@ class _PgCompiled:
             sql = sql.replace(f"IN (__[POSTCOMPILE_{name}])", f"= ANY(%({name})s)")
         self.sql = sql
         self.checked_sql = _with_key_check(sql, compiled.isinsert)
+        self.checked_update = _update_with_key_check(sql) if compiled.isupdate else None
 
     def bind(self, params: Params | None) -> dict[str, Any]:
         values = {**self.defaults, **(params or {})}
@@ -103,6 +117,15 @@ def _with_key_check(sql: str, is_insert: bool) -> str | None:
     return None
 
 
+def _update_with_key_check(sql: str) -> str | None:
+    """An ``UPDATE ... WHERE ... RETURNING`` that writes and returns nothing for a dead key."""
+    update = _UPDATE_RETURNING.match(sql)
+    if update is None:
+        return None
+    statement, where, returning = update.groups()
+    return f"{statement} WHERE ({where}) AND ({_KEY_ALIVE}) {returning}"
+
+
 class PsycopgDb:
     """``Db`` on a psycopg cursor, with statements compiled once."""
 
@@ -114,8 +137,8 @@ class PsycopgDb:
         self.dialect = dialect
         self._key: dict[str, str] | None = None
         # Where a single write runs instead, when it may wait for its commit without
-        # holding up the worker (``async_writes``): (sql, params) -> rows written.
-        self.writer: Callable[[str, dict[str, Any]], int] | None = None
+        # holding up the worker (``async_writes``).
+        self.writer: AsyncWrites | None = None
 
     def _compiled(self, statement: Executable) -> _PgCompiled:
         found = self._cache.get(id(statement))
@@ -187,7 +210,27 @@ class PsycopgDb:
         if self.writer is None:
             written = self.cursor.execute(sql, values).rowcount
         else:
-            written = self.writer(sql, values)
+            written = self.writer.write(sql, values)
         if key is not None and written == 0:  # a plain INSERT writes its row unless the key is dead
             raise KeyNoLongerValid
         return written
+
+    def write_returning(self, statement: Executable, params: Params) -> list[tuple[Any, ...]]:
+        """Run an ``UPDATE ... RETURNING`` and return its rows, carrying a pending key check.
+
+        No rows can mean a dead key as well as no row matched: the key check then
+        stays pending, for the caller's next statement to settle.
+        """
+        compiled = self._compiled(statement)
+        assert compiled.checked_update is not None, "an UPDATE ... WHERE ... RETURNING"
+        key, self._key = self._key, None
+        sql, values = compiled.sql, compiled.bind(params)
+        if key is not None:
+            sql, values = compiled.checked_update, {**values, **key}
+        if self.writer is None:
+            rows = self.cursor.execute(sql, values).fetchall()
+        else:
+            rows = self.writer.write_returning(sql, values)
+        if not rows:
+            self._key = key
+        return rows

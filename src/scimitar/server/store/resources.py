@@ -34,24 +34,48 @@ class Kind:
     name_attribute: str  # the attribute unique per tenant
     name_column: Column[str]
     key_column: Column[str]
+    # Other attributes copied into indexed columns: (attribute, column).
+    copied: tuple[tuple[str, str], ...]
 
     def columns_for(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Return the indexed column values copied out of ``doc``."""
         name = doc[self.name_attribute]
-        values: dict[str, Any] = {
+        return {
             self.name_column.key: name,
             self.key_column.key: name.casefold(),
-            "external_id": doc.get("externalId"),
+            **self.copied_columns(doc),
         }
-        if self.table is users:
-            values["display_name"] = doc.get("displayName")
-            active = doc.get("active")
-            values["active"] = active if isinstance(active, bool) else None
-        return values
+
+    def copied_columns(self, values: dict[str, Any], *, given_only: bool = False) -> dict[str, Any]:
+        """Return the ``copied`` columns' values out of ``values`` (None where absent);
+        ``given_only``: only the columns of the attributes ``values`` holds."""
+        return {
+            column: _column_value(column, values.get(attribute))
+            for attribute, column in self.copied
+            if not given_only or attribute in values
+        }
 
 
-USERS = Kind(USER, users, "userName", users.c.user_name, users.c.user_name_key)
-GROUPS = Kind(GROUP, groups, "displayName", groups.c.display_name, groups.c.display_name_key)
+def _column_value(column: str, value: Any) -> Any:
+    return None if column == "active" and not isinstance(value, bool) else value
+
+
+USERS = Kind(
+    USER,
+    users,
+    "userName",
+    users.c.user_name,
+    users.c.user_name_key,
+    (("externalId", "external_id"), ("displayName", "display_name"), ("active", "active")),
+)
+GROUPS = Kind(
+    GROUP,
+    groups,
+    "displayName",
+    groups.c.display_name,
+    groups.c.display_name_key,
+    (("externalId", "external_id"),),
+)
 KINDS = {"User": USERS, "Group": GROUPS}
 
 
@@ -75,7 +99,12 @@ def now() -> datetime:
     return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
 
 
-def _row_to_resource(row: tuple[Any, ...]) -> StoredResource:
+def resource_columns(table: Table) -> tuple[Column[Any], ...]:
+    """The columns ``row_to_resource`` builds a resource from, in its order."""
+    return (table.c.id, table.c.doc, table.c.version, table.c.created, table.c.last_modified)
+
+
+def row_to_resource(row: tuple[Any, ...]) -> StoredResource:
     """Build a resource from (id, doc, version, created, last_modified)."""
     resource_id, doc, version, created, last_modified = row
     return StoredResource(
@@ -104,13 +133,13 @@ class _Statements:
 
     def __init__(self, kind: Kind) -> None:
         table = kind.table
-        columns = (table.c.id, table.c.doc, table.c.version, table.c.created, table.c.last_modified)
+        columns = resource_columns(table)
         mine = (table.c.id == bindparam("rid"), table.c.tenant_id == bindparam("tenant"))
         self.fetch = select(*columns).where(*mine)
         self.fetch_for_update = self.fetch.with_for_update()
         # PostgreSQL: a user and its groups in one statement, one round trip less.
         if table is users:
-            self.fetch_with_groups = select(*columns, _groups_of_user()).where(*mine)
+            self.fetch_with_groups = select(*columns, groups_of_user_column()).where(*mine)
         self.name_taken = (
             select(table.c.id)
             .where(
@@ -142,7 +171,7 @@ class _Statements:
         found = self._lookups.get((column, with_groups))
         if found is None:
             table = self._columns[0].table
-            extra = [_groups_of_user()] if with_groups else []
+            extra = [groups_of_user_column()] if with_groups else []
             found = self._lookups[column, with_groups] = (
                 select(*self._columns, *extra)
                 .where(
@@ -154,7 +183,7 @@ class _Statements:
         return found
 
 
-def _groups_of_user() -> Any:
+def groups_of_user_column() -> Any:
     """A PostgreSQL column: the user's groups as a JSON array of [id, displayName].
 
     The same values, in the same order, as ``members.groups_of``.
@@ -168,9 +197,9 @@ def _groups_of_user() -> Any:
     )
 
 
-def _with_groups(row: tuple[Any, ...]) -> StoredResource:
-    """Build a user from a row whose last column is ``_groups_of_user()``."""
-    resource = _row_to_resource(row[:5])
+def row_to_user_with_groups(row: tuple[Any, ...]) -> StoredResource:
+    """Build a user from a row whose last column is ``groups_of_user_column()``."""
+    resource = row_to_resource(row[:5])
     resource.groups = [
         {"value": group_id, "display": display, "type": "direct"} for group_id, display in row[5]
     ]
@@ -261,7 +290,7 @@ def fetch(
     row = db.first(query, {"rid": resource_id, "tenant": tenant_id})
     if row is None:
         raise NotFound(f"{kind.resource_type.name} {resource_id!r} not found")
-    return _with_groups(row) if folded else _row_to_resource(row)
+    return row_to_user_with_groups(row) if folded else row_to_resource(row)
 
 
 class ChangedMeanwhile(Exception):
@@ -382,7 +411,7 @@ def query(
             statements(kind).lookup(column, folded),
             {"tenant": tenant_id, "value": value, "limit": limit},
         )
-        build = _with_groups if folded else _row_to_resource
+        build = row_to_user_with_groups if folded else row_to_resource
         page = [build(row) for row in found[start_index - 1 :]]
         if len(found) < limit:  # every match is in hand: no COUNT needed
             return Page(len(found), page)
@@ -400,11 +429,11 @@ def query(
             # RFC 7644 §3.4.2.3: without a value, last when ascending and first when descending.
             order.append(key.desc().nulls_first() if descending else key.asc().nulls_last())
         order.append(table.c.id)  # a stable order, so pages neither skip nor repeat
-        columns = (table.c.id, table.c.doc, table.c.version, table.c.created, table.c.last_modified)
-        rows = db.rows(select(*columns).where(*where).order_by(*order).limit(count).offset(offset))
+        page_query = select(*resource_columns(table)).where(*where).order_by(*order)
+        rows = db.rows(page_query.limit(count).offset(offset))
     if 0 < len(rows) < count or (offset == 0 and len(rows) < count):
         # The page ran short: everything up to here is all there is, no COUNT needed.
         total = offset + len(rows)
     else:
         total = _count(db, kind, where)
-    return Page(total, [_row_to_resource(row) for row in rows])
+    return Page(total, [row_to_resource(row) for row in rows])

@@ -1,0 +1,99 @@
+"""A user's PATCH of plain attributes as one UPDATE on PostgreSQL, with no read before it.
+
+Most PATCHes that Microsoft Entra ID sends replace a few simple attributes of a
+user: ``displayName``, ``active``, ``title``, an enterprise ``department``. In
+general a PATCH reads the user, applies its operations in Python and writes the
+document back. When the operations set values that do not depend on what the
+document holds (``scim.patch.plain_assignments``), PostgreSQL merges them into the
+stored document in the UPDATE itself and returns the result: one statement
+instead of two, and no document parsed and written out again by the worker.
+Measured in a loop on the benchmark machine: 446-473 against 634-658 µs per PATCH
+(docs/benchmarks.md).
+
+The merge is atomic on the row, so concurrent PATCHes of other attributes of the
+same user cannot undo it. The UPDATE writes nothing, and the caller goes on with
+the general path, which answers as ever, when the user is not there, when it
+already holds these values (a PATCH that changes nothing bumps no version), or
+when the key check it carries fails.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import ColumnElement, Update, bindparam, func, literal, not_, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from scimitar.db.metadata import Document
+from scimitar.server.store.postgres import PsycopgDb
+from scimitar.server.store.resources import (
+    USERS,
+    StoredResource,
+    groups_of_user_column,
+    now,
+    resource_columns,
+    row_to_resource,
+    row_to_user_with_groups,
+)
+from scimitar.server.tables import users
+
+
+def patch_in_place(
+    db: PsycopgDb, tenant_id: int, user_id: str, values: dict[str, Any], *, with_groups: bool
+) -> StoredResource | None:
+    """Set ``values`` (as ``plain_assignments`` returns them) in the user's document.
+
+    Returns the user as written, with its groups when ``with_groups``, or None when
+    nothing was written (see above).
+    """
+    extensions = tuple(key for key, value in values.items() if isinstance(value, dict))
+    core = {key: value for key, value in values.items() if key not in extensions}
+    columns = USERS.copied_columns(core, given_only=True)
+    statement = _statement(extensions, tuple(columns), with_groups)
+    rows = db.write_returning(
+        statement,
+        {
+            "rid": user_id,
+            "tenant": tenant_id,
+            "unchanged": values,
+            "core": core,
+            "stamp": now(),
+            **{f"extension_{i}": values[urn] for i, urn in enumerate(extensions)},
+            **{f"new_{column}": value for column, value in columns.items()},
+        },
+    )
+    if not rows:
+        return None
+    return row_to_user_with_groups(rows[0]) if with_groups else row_to_resource(rows[0])
+
+
+def _merged(left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``left || right``: right's keys replace left's, one level deep."""
+    return left.op("||", return_type=JSONB)(right)
+
+
+@functools.cache
+def _statement(extensions: tuple[str, ...], columns: tuple[str, ...], with_groups: bool) -> Update:
+    """The UPDATE for one shape of values: which extensions, which copied columns."""
+    doc = users.c.doc
+    new_doc = _merged(doc, bindparam("core", type_=Document))
+    for index, urn in enumerate(extensions):
+        # An extension's attributes live in an object of their own under its URN.
+        current = func.coalesce(doc.op("->", return_type=JSONB)(literal(urn)), text("'{}'::jsonb"))
+        merged = _merged(current, bindparam(f"extension_{index}", type_=Document))
+        new_doc = _merged(new_doc, func.jsonb_build_object(literal(urn), merged))
+    already = doc.op("@>", is_comparison=True)(bindparam("unchanged", type_=Document))
+    return (
+        update(users)
+        .where(
+            users.c.id == bindparam("rid"), users.c.tenant_id == bindparam("tenant"), not_(already)
+        )
+        .values(
+            doc=new_doc,
+            version=users.c.version + 1,
+            last_modified=bindparam("stamp"),
+            **{column: bindparam(f"new_{column}") for column in columns},
+        )
+        .returning(*resource_columns(users), *([groups_of_user_column()] if with_groups else []))
+    )
