@@ -48,18 +48,15 @@ def patch_in_place(
     nothing was written (see above).
     """
     extensions = tuple(key for key, value in values.items() if isinstance(value, dict))
-    core = {key: value for key, value in values.items() if key not in extensions}
-    columns = USERS.copied_columns(core, given_only=True)
+    columns = USERS.copied_columns(values, given_only=True)
     statement = _statement(extensions, tuple(columns), with_groups)
     rows = db.write_returning(
         statement,
         {
             "rid": user_id,
             "tenant": tenant_id,
-            "unchanged": values,
-            "core": core,
+            "values": values,
             "stamp": now(),
-            **{f"extension_{i}": values[urn] for i, urn in enumerate(extensions)},
             **{f"new_{column}": value for column, value in columns.items()},
         },
     )
@@ -77,13 +74,18 @@ def _merged(left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElemen
 def _statement(extensions: tuple[str, ...], columns: tuple[str, ...], with_groups: bool) -> Update:
     """The UPDATE for one shape of values: which extensions, which copied columns."""
     doc = users.c.doc
-    new_doc = _merged(doc, bindparam("core", type_=Document))
-    for index, urn in enumerate(extensions):
+    # One parameter, used several times, is sent and converted to JSONB once.
+    values = bindparam("values", type_=Document)
+    core: ColumnElement[Any] = values
+    for urn in extensions:
+        core = core.op("-", return_type=JSONB)(literal(urn))
+    new_doc = _merged(doc, core)
+    for urn in extensions:
         # An extension's attributes live in an object of their own under its URN.
         current = func.coalesce(doc.op("->", return_type=JSONB)(literal(urn)), text("'{}'::jsonb"))
-        merged = _merged(current, bindparam(f"extension_{index}", type_=Document))
+        merged = _merged(current, values.op("->", return_type=JSONB)(literal(urn)))
         new_doc = _merged(new_doc, func.jsonb_build_object(literal(urn), merged))
-    already = doc.op("@>", is_comparison=True)(bindparam("unchanged", type_=Document))
+    already = doc.op("@>", is_comparison=True)(values)
     return (
         update(users)
         .where(
