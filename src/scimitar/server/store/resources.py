@@ -57,6 +57,7 @@ class Kind:
 
 
 def _column_value(column: str, value: Any) -> Any:
+    """``active`` is a boolean column: anything else there is stored as NULL."""
     return None if column == "active" and not isinstance(value, bool) else value
 
 
