@@ -299,6 +299,8 @@ PLAIN_VALUES = {
     "timezone": "Europe/Paris",
     "profileUrl": "https://example.com/race",
     "externalId": "race-1",
+    "name.givenName": "Race",
+    "name.familyName": "Runner",
     f"{ENTERPRISE_USER_URN}:employeeNumber": "701984",
     f"{ENTERPRISE_USER_URN}:costCenter": "4130",
     f"{ENTERPRISE_USER_URN}:organization": "Universal Studios",
@@ -338,10 +340,10 @@ def test_concurrent_patches_of_one_user_lose_nothing(two_workers_each_backend: S
 
     assert answers == [200] * len(operations)
     assert {email["value"] for email in stored.get("emails", [])} == set(emails)
-    enterprise = stored.get(ENTERPRISE_USER_URN, {})
     for path, value in PLAIN_VALUES.items():
-        name = path.removeprefix(f"{ENTERPRISE_USER_URN}:")
-        assert (enterprise if name != path else stored).get(name) == value, path
+        # "urn:…:2.0:User:department", "name.givenName" or "title"
+        holder, _, name = path.rpartition(":" if path.startswith("urn:") else ".")
+        assert (stored[holder] if holder else stored).get(name) == value, path
     assert stored["meta"]["version"] == f'W/"{1 + len(operations)}"'
 
 

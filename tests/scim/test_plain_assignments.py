@@ -41,7 +41,7 @@ STORED: list[dict[str, Any]] = [
 ]
 
 OPERATIONS: list[dict[str, Any]] = [
-    # Plain: one simple, singular, readWrite attribute set by its path.
+    # Plain: one simple, singular, readWrite attribute (or sub-attribute of name) by its path.
     {"op": "Replace", "path": "displayName", "value": "Ryan Leenay"},
     {"op": "replace", "path": "active", "value": False},
     {"op": "Replace", "path": "active", "value": "False"},  # Entra ID without aadOptscim062020
@@ -58,6 +58,8 @@ OPERATIONS: list[dict[str, Any]] = [
         "value": "4130",
     },
     {"op": "replace", "path": "profileUrl", "value": "https://login.example.com/bjensen"},
+    {"op": "Replace", "path": "name.givenName", "value": "Ryan"},
+    {"op": "replace", "path": "NAME.familyName", "value": ["Leenay"]},
     # Not plain: they depend on the document, or are refused, or change more than a value.
     {"op": "replace", "path": "userName", "value": "someone"},  # unique
     {"op": "replace", "path": "password", "value": "t1meMa$heen"},  # writeOnly, hashed
@@ -70,8 +72,10 @@ OPERATIONS: list[dict[str, Any]] = [
     {"op": "replace", "path": "title", "value": 7},
     {"op": "replace", "path": "active", "value": "maybe"},
     {"op": "replace", "path": "title", "value": "x" * 70_000},
-    {"op": "replace", "path": "name.givenName", "value": "Ryan"},
+    {"op": "replace", "path": "name.givenName", "value": 7},
+    {"op": "replace", "path": "name.givenName", "value": ["a", "b"]},
     {"op": "replace", "path": "name", "value": {"givenName": "Ryan"}},
+    {"op": "replace", "path": f"{ENT}:manager.value", "value": "26118915"},
     {"op": "replace", "path": 'emails[type eq "work"].value', "value": "r@example.com"},
     {"op": "add", "path": "emails", "value": [{"value": "r@example.com"}]},
     {"op": "add", "path": "roles", "value": '[{"value": "User"}]'},
@@ -83,7 +87,7 @@ OPERATIONS: list[dict[str, Any]] = [
 ]
 
 
-PLAIN = 12  # the first operations above, the plain ones
+PLAIN = 14  # the first operations above, the plain ones
 
 
 def _request(*operations: dict[str, Any]) -> dict[str, Any]:

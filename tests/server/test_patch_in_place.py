@@ -74,6 +74,12 @@ PLAIN = {
             "value": "Theme Park",
         }
     ),
+    "entra name, as without aadOptscim062020": _request(
+        {"op": "Replace", "path": "displayName", "value": "Pvlo"},
+        {"op": "Replace", "path": "name.givenName", "value": "Gtfd"},
+        {"op": "Replace", "path": "name.familyName", "value": "Pkqf"},
+        {"op": "Replace", "path": "externalId", "value": "Eqpj"},
+    ),
     "enterprise and core": _request(
         {"op": "replace", "path": "employeeNumber", "value": "42"},
         {"op": "replace", "path": "displayName", "value": "Ryan L."},
@@ -117,10 +123,11 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
     return watching
 
 
-def _user_in_group(scim: Scim) -> str:
-    user = scim.create_user(USER["userName"], **{k: v for k, v in USER.items() if k != "userName"})
-    scim.create_group("Tour Guides", [user["id"]])
-    return str(user["id"])
+def _user_in_group(scim: Scim, user: dict[str, Any] = USER) -> str:
+    rest = {key: value for key, value in user.items() if key != "userName"}
+    created = scim.create_user(user["userName"], **rest)
+    scim.create_group("Tour Guides", [created["id"]])
+    return str(created["id"])
 
 
 def _comparable(answer: Any) -> tuple[int, Any]:
@@ -147,12 +154,17 @@ def _stored(engine: Engine, user_id: str) -> tuple[Any, ...]:
 
 
 def _both_ways(
-    scim: Scim, engine: Engine, monkeypatch: pytest.MonkeyPatch, body: Any, query: str = ""
+    scim: Scim,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    body: Any,
+    query: str = "",
+    user: dict[str, Any] = USER,
 ) -> tuple[Any, Any]:
     """PATCH one user as the server does, and its twin in another tenant the general way."""
     tenant, token = new_tenant(engine)
     twin = Scim(scim.client, token, tenant)
-    user_id, twin_id = _user_in_group(scim), _user_in_group(twin)
+    user_id, twin_id = _user_in_group(scim, user), _user_in_group(twin, user)
     answer = scim.patch(f"/Users/{user_id}{query}", body)
     with monkeypatch.context() as general:
         general.setattr(service, "plain_assignments", lambda *_args: None)
@@ -171,6 +183,21 @@ def test_a_plain_patch_is_one_statement_and_does_what_the_general_path_does(
     assert answer.json()["groups"][0]["display"] == "Tour Guides"
     assert version == 2
     assert (spy.written, spy.stood_aside) == (1, 0)
+
+
+def test_objects_the_user_lacks_are_created(
+    scim: Scim, engine: Engine, monkeypatch: pytest.MonkeyPatch, spy: Spy
+) -> None:
+    bare = {"userName": "bare@example.com"}  # no name, no enterprise extension
+    body = _request(
+        {"op": "add", "path": "name.familyName", "value": "Leenay"},
+        {"op": "add", "path": f"{ENT}:department", "value": "Sales"},
+    )
+    answer, (doc, *_rest) = _both_ways(scim, engine, monkeypatch, body, user=bare)
+    assert answer.status_code == 200
+    assert doc["name"] == {"familyName": "Leenay"}
+    assert doc[ENT] == {"department": "Sales"}
+    assert spy.written == 1
 
 
 @pytest.mark.parametrize("body", GENERAL.values(), ids=GENERAL.keys())

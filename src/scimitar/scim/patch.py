@@ -184,12 +184,14 @@ def plain_assignments(
     """The values ``operations`` set, when they set the same whatever the document holds.
 
     That is so when every operation adds or replaces, by its path, one simple,
-    singular, readWrite attribute that need not be unique (``displayName``,
-    ``active``, an enterprise ``department``: Entra ID's updates of a user). The
-    patched document is then the stored one with these values set, which a
-    database can write without reading the document first. They are returned as a
-    stored document holds them (extension values under their URN), canonical and
-    validated as ``apply_patch`` would leave them.
+    singular, readWrite value that need not be unique: an attribute
+    (``displayName``, ``active``, an enterprise ``department``) or a sub-attribute of
+    a singular complex core attribute (``name.givenName``): Entra ID's updates of a
+    user. The patched document is then the stored one with these values set, which
+    a database can write without reading the document first. They are returned as
+    a stored document holds them (extension values under their URN, sub-attributes
+    under their attribute), canonical and validated as ``apply_patch`` would leave
+    them.
 
     None for any other request, and for one ``apply_patch`` would refuse: only
     ``apply_patch`` answers errors, in its order and words.
@@ -201,7 +203,6 @@ def plain_assignments(
             operation.op == "remove"
             or path is None
             or path.value_filter is not None
-            or path.attr.sub_attr is not None
             or operation.value is None
             or operation.value == []
         ):
@@ -212,20 +213,30 @@ def plain_assignments(
             return None
         if resolved is None:
             return None
-        attr = resolved.attribute
+        attr, sub = resolved.attribute, resolved.sub
+        target = sub or attr
         if (
-            attr.type == "complex"
-            or attr.multi_valued
+            attr.multi_valued
             or attr.mutability != "readWrite"
-            or attr.uniqueness != "none"
+            or target.type == "complex"
+            or target.mutability != "readWrite"
+            or target.uniqueness != "none"
+            or (sub is not None and resolved.in_extension)
         ):
             return None
         try:
-            value = canon_single(attr, unwrap_single(attr, operation.value))
+            # As _apply_sub and _apply_whole canonicalize them.
+            value = canon_single(
+                target, operation.value if sub else unwrap_single(attr, operation.value)
+            )
         except ScimError:
             return None
-        holder = assigned.setdefault(resolved.schema.id, {}) if resolved.in_extension else assigned
-        holder[attr.name] = value
+        if sub is not None:
+            assigned.setdefault(attr.name, {})[sub.name] = value
+        elif resolved.in_extension:
+            assigned.setdefault(resolved.schema.id, {})[attr.name] = value
+        else:
+            assigned[attr.name] = value
     try:
         result = normalize(resource_type, assigned, partial=True)
     except ScimError:

@@ -1,7 +1,8 @@
 """A user's PATCH of plain attributes as one UPDATE on PostgreSQL, with no read before it.
 
 Most PATCHes that Microsoft Entra ID sends replace a few simple attributes of a
-user: ``displayName``, ``active``, ``title``, an enterprise ``department``. In
+user: ``displayName``, ``active``, ``title``, ``name.givenName``, an enterprise
+``department``. In
 general a PATCH reads the user, applies its operations in Python and writes the
 document back. When the operations set values that do not depend on what the
 document holds (``scim.patch.plain_assignments``), PostgreSQL merges them into the
@@ -47,9 +48,10 @@ def patch_in_place(
     Returns the user as written, with its groups when ``with_groups``, or None when
     nothing was written (see above).
     """
-    extensions = tuple(key for key, value in values.items() if isinstance(value, dict))
+    # The values of an extension, or sub-attributes of ``name``, merge into its object.
+    objects = tuple(key for key, value in values.items() if isinstance(value, dict))
     columns = USERS.copied_columns(values, given_only=True)
-    statement = _statement(extensions, tuple(columns), with_groups)
+    statement = _statement(objects, tuple(columns), with_groups)
     rows = db.write_returning(
         statement,
         {
@@ -71,20 +73,19 @@ def _merged(left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElemen
 
 
 @functools.cache
-def _statement(extensions: tuple[str, ...], columns: tuple[str, ...], with_groups: bool) -> Update:
-    """The UPDATE for one shape of values: which extensions, which copied columns."""
+def _statement(objects: tuple[str, ...], columns: tuple[str, ...], with_groups: bool) -> Update:
+    """The UPDATE for one shape of values: which objects merged, which copied columns."""
     doc = users.c.doc
     # One parameter, used several times, is sent and converted to JSONB once.
     values = bindparam("values", type_=Document)
     core: ColumnElement[Any] = values
-    for urn in extensions:
-        core = core.op("-", return_type=JSONB)(literal(urn))
+    for key in objects:
+        core = core.op("-", return_type=JSONB)(literal(key))
     new_doc = _merged(doc, core)
-    for urn in extensions:
-        # An extension's attributes live in an object of their own under its URN.
-        current = func.coalesce(doc.op("->", return_type=JSONB)(literal(urn)), text("'{}'::jsonb"))
-        merged = _merged(current, values.op("->", return_type=JSONB)(literal(urn)))
-        new_doc = _merged(new_doc, func.jsonb_build_object(literal(urn), merged))
+    for key in objects:
+        current = func.coalesce(doc.op("->", return_type=JSONB)(literal(key)), text("'{}'::jsonb"))
+        merged = _merged(current, values.op("->", return_type=JSONB)(literal(key)))
+        new_doc = _merged(new_doc, func.jsonb_build_object(literal(key), merged))
     already = doc.op("@>", is_comparison=True)(values)
     return (
         update(users)
