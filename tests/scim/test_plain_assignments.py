@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from scimitar.scim.errors import ScimError
-from scimitar.scim.patch import PATCH_OP_URN, apply_patch, parse_patch_request, plain_assignments
+from scimitar.scim.patch import PATCH_OP_URN, apply_patch, parse_patch_request
+from scimitar.scim.plain_patch import plain_assignments
 from scimitar.scim.resources import ENTERPRISE_USER_URN, USER
 
 ENT = ENTERPRISE_USER_URN

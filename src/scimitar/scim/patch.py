@@ -178,77 +178,6 @@ def apply_patch(
     return result
 
 
-def plain_assignments(
-    resource_type: ResourceType, operations: list[PatchOperation]
-) -> dict[str, Any] | None:
-    """The values ``operations`` set, when they set the same whatever the document holds.
-
-    That is so when every operation adds or replaces, by its path, one simple,
-    singular, readWrite value that need not be unique: an attribute
-    (``displayName``, ``active``, an enterprise ``department``) or a sub-attribute of
-    a singular complex core attribute (``name.givenName``): Entra ID's updates of a
-    user. The patched document is then the stored one with these values set, which
-    a database can write without reading the document first. They are returned as
-    a stored document holds them (extension values under their URN, sub-attributes
-    under their attribute), canonical and validated as ``apply_patch`` would leave
-    them.
-
-    None for any other request, and for one ``apply_patch`` would refuse: only
-    ``apply_patch`` answers errors, in its order and words.
-    """
-    assigned: dict[str, Any] = {}
-    for operation in operations:
-        path = operation.path
-        if (
-            operation.op == "remove"
-            or path is None
-            or path.value_filter is not None
-            or operation.value is None
-            or operation.value == []
-        ):
-            return None
-        try:
-            resolved = _resolve(resource_type, path.attr, key=False)
-        except ScimError:
-            return None
-        if resolved is None:
-            return None
-        attr, sub = resolved.attribute, resolved.sub
-        target = sub or attr
-        if (
-            attr.multi_valued
-            or attr.mutability != "readWrite"
-            or target.type == "complex"
-            or target.mutability != "readWrite"
-            or target.uniqueness != "none"
-            or (sub is not None and resolved.in_extension)
-        ):
-            return None
-        try:
-            # As _apply_sub and _apply_whole canonicalize them.
-            value = canon_single(
-                target, operation.value if sub else unwrap_single(attr, operation.value)
-            )
-        except ScimError:
-            return None
-        if sub is not None:
-            assigned.setdefault(attr.name, {})[sub.name] = value
-        elif resolved.in_extension:
-            assigned.setdefault(resolved.schema.id, {})[attr.name] = value
-        else:
-            assigned[attr.name] = value
-    try:
-        result = normalize(resource_type, assigned, partial=True)
-    except ScimError:
-        return None
-    # A value that normalizes to nothing (``[null]``) unassigns the attribute instead.
-    for key, value in assigned.items():
-        kept = result.get(key)
-        if kept is None or (isinstance(value, dict) and kept.keys() != value.keys()):
-            return None
-    return result
-
-
 # --- applying one operation ----------------------------------------------------------
 
 
@@ -260,11 +189,11 @@ def _apply(
             raise InvalidValue('without a "path", "value" must be an object of attributes')
         for key, item in value.items():
             for key_path, key_value in _expand_key(rt, key, item):
-                resolved = _resolve(rt, key_path.attr, key=True)
+                resolved = resolve_target(rt, key_path.attr, key=True)
                 if resolved is not None:
                     _apply_resolved(doc, resolved, op, key_path, key_value)
         return
-    resolved = _resolve(rt, path.attr, key=False)
+    resolved = resolve_target(rt, path.attr, key=False)
     if resolved is not None:
         _apply_resolved(doc, resolved, op, path, value)
 
@@ -365,7 +294,7 @@ def _key_path(key: str) -> PatchPath:
     return PatchPath(AttrPath(key)) if _PLAIN_NAME.fullmatch(key) else parse_path(key)
 
 
-def _resolve(rt: ResourceType, attr_path: AttrPath, *, key: bool) -> Resolved | None:
+def resolve_target(rt: ResourceType, attr_path: AttrPath, *, key: bool) -> Resolved | None:
     """Resolve a path; ``None`` means "ignore this operation".
 
     A POST ignores attributes it does not know (``normalize``), and Entra ID sends

@@ -5,7 +5,7 @@ user: ``displayName``, ``active``, ``title``, ``name.givenName``, an enterprise
 ``department``. In
 general a PATCH reads the user, applies its operations in Python and writes the
 document back. When the operations set values that do not depend on what the
-document holds (``scim.patch.plain_assignments``), PostgreSQL merges them into the
+document holds (``scim.plain_patch.plain_assignments``), PostgreSQL merges them into the
 stored document in the UPDATE itself and returns the result: one statement
 instead of two, and no document parsed and written out again by the worker. On
 the benchmark machine a PATCH then cost the workers 120 µs less CPU and PostgreSQL
