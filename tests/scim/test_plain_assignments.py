@@ -42,7 +42,7 @@ STORED: list[dict[str, Any]] = [
 ]
 
 OPERATIONS: list[dict[str, Any]] = [
-    # Plain: one simple, singular, readWrite attribute (or sub-attribute of name) by its path.
+    # Plain: simple, singular, readWrite attributes (or sub-attributes of name).
     {"op": "Replace", "path": "displayName", "value": "Ryan Leenay"},
     {"op": "replace", "path": "active", "value": False},
     {"op": "Replace", "path": "active", "value": "False"},  # Entra ID without aadOptscim062020
@@ -61,6 +61,17 @@ OPERATIONS: list[dict[str, Any]] = [
     {"op": "replace", "path": "profileUrl", "value": "https://login.example.com/bjensen"},
     {"op": "Replace", "path": "name.givenName", "value": "Ryan"},
     {"op": "replace", "path": "NAME.familyName", "value": ["Leenay"]},
+    # Path-less, as Entra ID sends several attributes with aadOptscim062020.
+    {"op": "replace", "value": {"displayName": "Ryan"}},
+    {
+        "op": "replace",
+        "value": {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "name.givenName": "Kkom",
+            f"{ENT}:employeeNumber": "Aklq",
+        },
+    },
+    {"op": "Add", "value": {ENT: {"department": "Sales"}, "urn:example:custom:2.0:User:x": "7"}},
     # Not plain: they depend on the document, or are refused, or change more than a value.
     {"op": "replace", "path": "userName", "value": "someone"},  # unique
     {"op": "replace", "path": "password", "value": "t1meMa$heen"},  # writeOnly, hashed
@@ -84,11 +95,13 @@ OPERATIONS: list[dict[str, Any]] = [
     {"op": "replace", "path": "nosuchattribute", "value": "x"},
     {"op": "replace", "path": "urn:example:unknown:2.0:User:badge", "value": "x"},
     {"op": "replace", "path": ENT, "value": {"department": "Sales"}},
-    {"op": "replace", "value": {"displayName": "Ryan"}},
+    {"op": "replace", "value": {"displayName": None}},
+    {"op": "replace", "value": {"emails": [{"value": "r@example.com"}]}},
+    {"op": "replace", "value": {"nosuchattribute": "x"}},
 ]
 
 
-PLAIN = 14  # the first operations above, the plain ones
+PLAIN = 17  # the first operations above, the plain ones
 
 
 def _request(*operations: dict[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,17 @@ PLAIN = {
         {"op": "Replace", "path": "name.familyName", "value": "Pkqf"},
         {"op": "Replace", "path": "externalId", "value": "Eqpj"},
     ),
+    "entra several, path-less, as with aadOptscim062020": _request(
+        {
+            "op": "replace",
+            "value": {
+                "displayName": "Bjfe",
+                "name.givenName": "Kkom",
+                "name.familyName": "Unua",
+                f"{ENT}:employeeNumber": "Aklq",
+            },
+        }
+    ),
     "enterprise and core": _request(
         {"op": "replace", "path": "employeeNumber", "value": "42"},
         {"op": "replace", "path": "displayName", "value": "Ryan L."},
@@ -89,7 +100,9 @@ GENERAL = {
     "entra userName": _entra("entra-patch-update-user-single-valued"),
     "entra work email": _entra("entra-patch-update-user-multi-valued"),
     "entra manager": _entra("entra-patch-add-manager"),
-    "path-less": _request({"op": "replace", "value": {"displayName": "R. Leenay"}}),
+    "path-less, a multi-valued key": _request(
+        {"op": "replace", "value": {"displayName": "R.", "emails": [{"value": "r@example.com"}]}}
+    ),
     "remove": _request({"op": "remove", "path": "title"}),
     "a bad value": _request({"op": "replace", "path": "active", "value": "maybe"}),
     "read-only": _request({"op": "replace", "path": "groups", "value": "x"}),

@@ -188,7 +188,7 @@ def _apply(
         if not isinstance(value, dict):
             raise InvalidValue('without a "path", "value" must be an object of attributes')
         for key, item in value.items():
-            for key_path, key_value in _expand_key(rt, key, item):
+            for key_path, key_value in expand_key(rt, key, item):
                 resolved = resolve_target(rt, key_path.attr, key=True)
                 if resolved is not None:
                     _apply_resolved(doc, resolved, op, key_path, key_value)
@@ -267,7 +267,7 @@ def _apply_resolved(
         _apply_whole(doc, resolved, op, value)
 
 
-def _expand_key(rt: ResourceType, key: str, item: Any) -> list[tuple[PatchPath, Any]]:
+def expand_key(rt: ResourceType, key: str, item: Any) -> list[tuple[PatchPath, Any]]:
     """Return the paths one key of a path-less value stands for.
 
     Besides attribute names, Entra ID with aadOptscim062020 sends dotted and
