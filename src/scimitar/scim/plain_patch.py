@@ -1,10 +1,11 @@
 """The PATCHes whose result does not depend on the stored document (RFC 7644 §3.5.2).
 
-A PATCH that only sets simple values by their paths (Entra ID's ``displayName``,
-``active``, ``name.givenName``, an enterprise ``department``) turns any stored
-document into that document with those values set, so a database can merge them
-in without the document being read first (``server/store/patch_in_place.py``).
-Everything else goes through ``patch.apply_patch``. Pure, no I/O.
+A PATCH that only sets simple values, by their paths or as keys of a path-less
+value (Entra ID's ``displayName``, ``active``, ``name.givenName``, an enterprise
+``department``), turns any stored document into that document with those values
+set, so a database can merge them in without the document being read first
+(``server/store/patch_in_place.py``). Everything else goes through
+``patch.apply_patch``. Pure, no I/O.
 """
 
 from __future__ import annotations

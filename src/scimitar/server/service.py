@@ -265,9 +265,11 @@ class ScimService:
         """Apply a PatchOp; return the resource when ``wanted``, else None (204).
 
         A user's PATCH writes one row (its ``groups`` are read-only), so it needs no
-        transaction: on PostgreSQL it reads without a lock and writes only over the
-        version it read; if another request wrote in between, it does it again under
-        a row lock. A coroutine: that write waits for its commit on the event loop.
+        transaction: on PostgreSQL it is one UPDATE when it sets plain values
+        (``store/patch_in_place.py``); else it reads without a lock and writes only
+        over the version it read, and if another request wrote in between, it does it
+        again under a row lock. A coroutine: that write waits for its commit on the
+        event loop.
         """
         if kind is not USERS:
             with self._session(authorization, write=True) as (db, principal):
@@ -354,7 +356,8 @@ def patch_in(
     lock: bool = True,
 ) -> StoredResource | None:
     """Apply a PatchOp. ``lock=False``: read without a row lock, for a caller that
-    retries on ``ChangedMeanwhile`` (the write is conditional on the version read)."""
+    retries on ``ChangedMeanwhile`` (the write is conditional on the version read);
+    a user's PATCH of plain values is then one UPDATE on PostgreSQL, with no read."""
     operations = parse_patch_request(body)
     # A user's groups cannot change by its own PATCH (``groups`` is read-only): read
     # them with the user, before the change, when the answer needs them.

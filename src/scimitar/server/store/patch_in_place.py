@@ -2,14 +2,14 @@
 
 Most PATCHes that Microsoft Entra ID sends replace a few simple attributes of a
 user: ``displayName``, ``active``, ``title``, ``name.givenName``, an enterprise
-``department``. In
-general a PATCH reads the user, applies its operations in Python and writes the
-document back. When the operations set values that do not depend on what the
-document holds (``scim.plain_patch.plain_assignments``), PostgreSQL merges them into the
-stored document in the UPDATE itself and returns the result: one statement
-instead of two, and no document parsed and written out again by the worker. On
-the benchmark machine a PATCH then cost the workers 120 µs less CPU and PostgreSQL
-50 µs less, and 15-23% more PATCHes were served a second (docs/benchmarks.md).
+``department``. In general a PATCH reads the user, applies its operations in
+Python and writes the document back. When the operations set values that do not
+depend on what the document holds (``scim.plain_patch.plain_assignments``),
+PostgreSQL merges them into the stored document in the UPDATE itself and returns
+the result: one statement instead of two, and no document parsed and written out
+again by the worker. On the benchmark machine a PATCH then cost the workers 120 µs
+less CPU and PostgreSQL 50 µs less, and 15-23% more PATCHes were served a second
+(docs/benchmarks.md).
 
 The merge is atomic on the row, so concurrent PATCHes of other attributes of the
 same user cannot undo it. The UPDATE writes nothing, and the caller goes on with
