@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from scimitar.scim.errors import InvalidSyntax, InvalidValue, Mutability
+from scimitar.scim.mutability import check_mutability
 from scimitar.scim.resources import ENTERPRISE_USER_URN, GROUP, USER, USER_URN
 from scimitar.scim.schema import Attribute, ResourceType, Schema
 from scimitar.scim.validate import (
     MAX_STRING_LENGTH,
     MAX_VALUES,
-    check_mutability,
     format_datetime,
     normalize,
     normalize_datetime,

@@ -34,6 +34,7 @@ from scimitar.scim.errors import (
 )
 from scimitar.scim.evaluate import compile_element_filter
 from scimitar.scim.filter import is_schema_urn
+from scimitar.scim.mutability import check_mutability
 from scimitar.scim.patch_values import (
     canon_many,
     canon_single,
@@ -56,7 +57,7 @@ from scimitar.scim.schema import (
     UnknownAttribute,
     resolve,
 )
-from scimitar.scim.validate import check_mutability, normalize
+from scimitar.scim.validate import normalize
 
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 DEFAULT_MAX_OPERATIONS = 1000

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from scimitar.scim.errors import InvalidSyntax, InvalidValue, Mutability
+from scimitar.scim.errors import InvalidSyntax, InvalidValue
 from scimitar.scim.resources import URN_ALIASES
 from scimitar.scim.schema import Attribute, ResourceType
 
@@ -90,7 +90,6 @@ class _Plan:
     required_extensions: tuple[str, ...]
     extension_urns: tuple[str, ...]
     known_urns: frozenset[str]
-    immutable: tuple[tuple[str | None, Attribute, Attribute | None], ...]
 
 
 def _prepare(attr: Attribute, path: str) -> _Field:
@@ -115,25 +114,6 @@ def _fields(attributes: tuple[Attribute, ...], prefix: str = "") -> dict[str, _F
     }
 
 
-def _immutables(
-    container: str | None, attributes: tuple[Attribute, ...]
-) -> list[tuple[str | None, Attribute, Attribute | None]]:
-    found: list[tuple[str | None, Attribute, Attribute | None]] = []
-    for attr in attributes:
-        if attr.mutability == "immutable":
-            found.append((container, attr, None))
-        elif attr.type == "complex" and not attr.multi_valued:
-            # Elements of a multi-valued attribute have no identity across a PUT, so
-            # an immutable sub-attribute there (members.value) cannot "change": an
-            # element is only added or removed, which its readWrite parent allows.
-            found.extend(
-                (container, attr, sub)
-                for sub in attr.sub_attributes
-                if sub.mutability == "immutable"
-            )
-    return found
-
-
 def _build_plan(resource_type: ResourceType) -> _Plan:
     core_urn = resource_type.schema.id
     core = _fields(resource_type.common) | _fields(resource_type.schema.attributes)
@@ -144,7 +124,6 @@ def _build_plan(resource_type: ResourceType) -> _Plan:
     required: list[tuple[str | None, Attribute]] = [
         (None, a) for a in resource_type.schema.attributes if a.required
     ]
-    immutable = _immutables(None, resource_type.common + resource_type.schema.attributes)
     for ext, _ext_required in resource_type.extensions:
         entry = (ext.id, _fields(ext.attributes, f"{ext.id}:"))
         aliases = [alias for alias, target in URN_ALIASES.items() if target == ext.id]
@@ -152,7 +131,6 @@ def _build_plan(resource_type: ResourceType) -> _Plan:
             extensions[urn] = entry
             prefixes.append((urn, ext.id))
         required.extend((ext.id, a) for a in ext.attributes if a.required)
-        immutable.extend(_immutables(ext.id, ext.attributes))
     prefixes.sort(key=lambda item: len(item[0]), reverse=True)
     return _Plan(
         resource_type=resource_type,
@@ -163,7 +141,6 @@ def _build_plan(resource_type: ResourceType) -> _Plan:
         required_extensions=tuple(ext.id for ext, req in resource_type.extensions if req),
         extension_urns=tuple(ext.id for ext, _req in resource_type.extensions),
         known_urns=frozenset({core_urn.lower(), *extensions}),
-        immutable=tuple(immutable),
     )
 
 
@@ -515,64 +492,6 @@ def _check_schemas(plan: _Plan, schemas: Any) -> None:
     unknown = sorted(s for s in schemas if s.lower() not in plan.known_urns)
     if unknown:
         raise InvalidValue(f'"schemas" names unknown schema(s): {", ".join(unknown)}')
-
-
-def check_mutability(
-    resource_type: ResourceType, old_doc: dict[str, Any], new_doc: dict[str, Any]
-) -> None:
-    """Raise ``Mutability`` if ``new_doc`` changes or drops an immutable value of ``old_doc``.
-
-    RFC 7644 §3.5.1: on PUT, "immutable" values already set MUST match the input.
-    Both documents are in the stored form ``normalize`` returns.
-    """
-    for urn, attr, sub in _plan_for(resource_type).immutable:
-        old_container = old_doc if urn is None else old_doc.get(urn) or {}
-        new_container = new_doc if urn is None else new_doc.get(urn) or {}
-        old_value = old_container.get(attr.name)
-        new_value = new_container.get(attr.name)
-        leaf = attr
-        name = attr.name
-        if sub is not None:
-            old_value = old_value.get(sub.name) if isinstance(old_value, dict) else None
-            new_value = new_value.get(sub.name) if isinstance(new_value, dict) else None
-            leaf = sub
-            name = f"{attr.name}.{sub.name}"
-        if old_value is not None and not _same(leaf, old_value, new_value):
-            raise Mutability(
-                f"{name} is immutable: once set it cannot be changed or removed "
-                f"(it is {json.dumps(old_value)})"
-            )
-
-
-def _same(attr: Attribute, old: Any, new: Any) -> bool:
-    """Tell whether two stored values are equal under the attribute's matching rules."""
-    if isinstance(old, list) and isinstance(new, list):
-        if len(old) != len(new):
-            return False
-        unmatched = list(new)
-        for item in old:
-            match = next(
-                (i for i, other in enumerate(unmatched) if _same_one(attr, item, other)), None
-            )
-            if match is None:
-                return False
-            del unmatched[match]
-        return True
-    return _same_one(attr, old, new)
-
-
-def _same_one(attr: Attribute, old: Any, new: Any) -> bool:
-    if isinstance(old, dict) and isinstance(new, dict):
-        if old.keys() != new.keys():
-            return False
-        for key, value in old.items():
-            sub = attr.sub_attribute(key)
-            if not _same_one(sub or attr, value, new[key]):
-                return False
-        return True
-    if isinstance(old, str) and isinstance(new, str) and not attr.case_exact:
-        return old.casefold() == new.casefold()
-    return bool(old == new)
 
 
 def _expected(attr: Attribute) -> str:

@@ -24,10 +24,11 @@ from scimitar.scim.errors import (
 )
 from scimitar.scim.evaluate import element_matches
 from scimitar.scim.group_members import MemberChange, split_member_operations
+from scimitar.scim.mutability import check_mutability
 from scimitar.scim.patch import apply_patch, parse_patch_request
 from scimitar.scim.plain_patch import plain_assignments
 from scimitar.scim.resources import GROUP_SCHEMA
-from scimitar.scim.validate import check_mutability, normalize
+from scimitar.scim.validate import normalize
 from scimitar.server import policy
 from scimitar.server.auth import Principal, authenticate, require_permissions
 from scimitar.server.passwords import protect
