@@ -8,7 +8,7 @@ on a 100,000-user tenant, PATCH replace, and adding one member to groups of 10,
 10,000 and 100,000 members, on:
 
 - scimitar on SQLite (1 worker) and on PostgreSQL (2 workers), a fresh database each;
-- the ceiling: a minimal Starlette endpoint on the same uvicorn stack (1 and 2 workers);
+- the ceiling: a minimal endpoint on the same HTTP layer and uvicorn stack (1 and 2 workers);
 - the Python peer: scim2-server's ASGI application on uvicorn (in memory, 1 worker).
 
 Load comes from wrk (bench/wrk/*.lua). Every server is seeded over its own HTTP API

@@ -95,7 +95,7 @@ def app_client(database_url: str) -> Iterator[TestClient]:
     app = create_app(Settings.from_env(database_url))
     with TestClient(app, base_url="http://testserver") as client:
         yield client
-    app.state.engine.dispose()
+    app.state["engine"].dispose()
 
 
 @pytest.fixture

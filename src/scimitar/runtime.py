@@ -11,25 +11,24 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from starlette.applications import Starlette
-
 from scimitar.provisioning.scheduler import Scheduler, scheduler_enabled
 from scimitar.server.app import create_app
+from scimitar.server.asgi import App
 from scimitar.settings import Settings
 
 
-def create_app_from_env() -> Starlette:
+def create_app_from_env() -> App:
     """Factory for uvicorn: the SCIM target, plus the provisioning scheduler unless off."""
     settings = Settings.from_env()
     app = create_app(settings)
     if not scheduler_enabled():
         return app
-    serve_lifespan = app.router.lifespan_context
+    serve_lifespan = app.lifespan
 
     @asynccontextmanager
-    async def lifespan(application: Starlette) -> AsyncIterator[None]:
+    async def lifespan() -> AsyncIterator[None]:
         scheduler = Scheduler(settings.database_url)
-        async with serve_lifespan(application):
+        async with serve_lifespan():
             task = asyncio.create_task(scheduler.run())
             try:
                 yield
@@ -37,5 +36,5 @@ def create_app_from_env() -> Starlette:
                 scheduler.stop()
                 await task
 
-    app.router.lifespan_context = lifespan
+    app.lifespan = lifespan
     return app

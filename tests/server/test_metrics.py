@@ -12,38 +12,34 @@ from pathlib import Path
 import httpx
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
 
-from scimitar.server.metrics import MetricsMiddleware, metrics_endpoint
+from scimitar.server import metrics
+from scimitar.server.asgi import App, Request, Response, Route
+from scimitar.server.http import error_response
 
 
 async def _ok(request: Request) -> Response:
-    return PlainTextResponse("ok")
+    return Response(b"ok")
 
 
 async def _boom(request: Request) -> Response:
     raise RuntimeError("handler failed")
 
 
-def _app(prefix: str) -> Starlette:
-    app = Starlette(
-        routes=[
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Route(f"{prefix}/boom", _boom),
-            Mount(
-                f"{prefix}/scim/v2",
-                routes=[
-                    Route("/Users", _ok, methods=["GET", "POST"]),
-                    Route("/Users/{id}", _ok, methods=["GET", "DELETE"]),
-                ],
-            ),
-        ]
+async def _metrics(request: Request) -> Response:
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _app(prefix: str) -> App:
+    return App(
+        [
+            Route("/metrics", {"GET": _metrics}),
+            Route(f"{prefix}/boom", {"GET": _boom}),
+            Route(f"{prefix}/scim/v2/Users", {"GET": _ok, "POST": _ok}),
+            Route(f"{prefix}/scim/v2/Users/{{id}}", {"GET": _ok, "DELETE": _ok}),
+        ],
+        error_response,
     )
-    app.add_middleware(MetricsMiddleware)
-    return app
 
 
 def _requests(method: str, route: str, status: int) -> float:
@@ -53,7 +49,7 @@ def _requests(method: str, route: str, status: int) -> float:
     return value or 0.0
 
 
-def _call(app: Starlette, *requests: tuple[str, str]) -> list[httpx.Response]:
+def _call(app: App, *requests: tuple[str, str]) -> list[httpx.Response]:
     async def go() -> list[httpx.Response]:
         # raise_app_exceptions=False: answer 500 as a real server does, instead of raising.
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -115,17 +111,14 @@ def test_metrics_endpoint_serves_prometheus_text_without_raw_ids() -> None:
 
 WORKER = """
 import asyncio, sys
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 import httpx
-from scimitar.server.metrics import MetricsMiddleware
+from scimitar.server.asgi import App, Response, Route
+from scimitar.server.http import error_response
 
 async def ok(request):
-    return PlainTextResponse("ok")
+    return Response(b"ok")
 
-app = Starlette(routes=[Route("/work", ok)])
-app.add_middleware(MetricsMiddleware)
+app = App([Route("/work", {"GET": ok})], error_response)
 
 async def go():
     transport = httpx.ASGITransport(app=app)

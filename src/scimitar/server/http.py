@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
 from scimitar.scim.ast import AttrPath
 from scimitar.scim.errors import InvalidSyntax, InvalidValue, PayloadTooLarge, ScimError
 from scimitar.scim.filter import parse_filter
 from scimitar.scim.path import parse_path
 from scimitar.scim.projection import parse_attribute_list
+from scimitar.server.asgi import Request, Response
 from scimitar.server.service import ListQuery, Wanted
 
 SCIM_MEDIA_TYPE = "application/scim+json"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Awaitable, Callable
+from functools import lru_cache, partial
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from scimitar.scim import discovery
 from scimitar.scim.errors import InvalidFilter, InvalidValue, NotFound
 from scimitar.scim.schema import UnknownAttribute
+from scimitar.server.asgi import Handler, Request, Response, Route
 from scimitar.server.http import (
     list_query,
     projection,
@@ -26,6 +24,7 @@ from scimitar.server.store.resources import GROUPS, USERS, Kind
 from scimitar.settings import Settings
 
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+SCIM_PREFIX = "/scim/v2"
 
 
 def scim_base(request: Request) -> str:
@@ -35,16 +34,15 @@ def scim_base(request: Request) -> str:
     if host is None:  # HTTP/1.0 without Host: the address the server listens on
         server = scope.get("server") or ("localhost", None)
         host = f"{server[0]}:{server[1]}" if server[1] else server[0]
-    # Inside the /scim/v2 Mount, root_path already ends in it; the app's own root
-    # (behind a proxy that serves scimitar under a prefix) is app_root_path.
-    return _base(scope["scheme"], host, scope.get("app_root_path", scope.get("root_path", "")))
+    # root_path: the prefix a proxy serves scimitar under, if any.
+    return _base(scope["scheme"], host, scope.get("root_path", ""))
 
 
 @lru_cache(maxsize=64)
 def _base(scheme: str, host: str, root_path: str) -> str:
-    # Building a starlette URL for every request showed up in profiles; the answer
-    # only depends on these three values.
-    return f"{scheme}://{host}{root_path.rstrip('/')}/scim/v2"
+    # Building the URL for every request showed up in profiles; the answer only
+    # depends on these three values.
+    return f"{scheme}://{host}{root_path.rstrip('/')}{SCIM_PREFIX}"
 
 
 class ScimEndpoints:
@@ -107,7 +105,7 @@ class ScimEndpoints:
         tag = etag(resource.version)
         if_none_match = request.headers.get("if-none-match")
         if if_none_match and (if_none_match.strip() == "*" or tag in _tags(if_none_match)):
-            return Response(status_code=304, headers={"ETag": tag})
+            return Response(status=304, headers={"ETag": tag})
         body = render(kind.resource_type, resource, scim_base(request), attributes, excluded)
         return scim_response(body, headers={"ETag": tag})
 
@@ -155,7 +153,7 @@ class ScimEndpoints:
             need,
         )
         if resource is None:
-            return Response(status_code=204)
+            return Response(status=204)
         rendered = render(kind.resource_type, resource, scim_base(request), attributes, excluded)
         return scim_response(rendered, headers={"ETag": etag(resource.version)})
 
@@ -166,7 +164,7 @@ class ScimEndpoints:
             request.path_params["id"],
             request.headers.get("if-match"),
         )
-        return Response(status_code=204)
+        return Response(status=204)
 
     # -- discovery (RFC 7644 §4) --------------------------------------------------------
 
@@ -202,15 +200,11 @@ def _tags(header: str) -> list[str]:
     return [tag.strip() for tag in header.split(",")]
 
 
-def scim_routes(endpoints: ScimEndpoints, bulk: Any) -> list[BaseRoute]:
-    """Return the routes mounted under ``/scim/v2``, the busiest first.
-
-    One route per path, dispatching on the method itself: Starlette tries routes in
-    order, so each route fewer is a regular expression fewer on every request.
-    """
-    routes: list[BaseRoute] = []
+def scim_routes(endpoints: ScimEndpoints, bulk: Handler) -> list[Route]:
+    """Return the routes under ``/scim/v2``."""
+    routes: list[Route] = []
     for kind in (USERS, GROUPS):
-        prefix = kind.resource_type.endpoint
+        path = f"{SCIM_PREFIX}{kind.resource_type.endpoint}"
         item = {
             "GET": endpoints.get,
             "PUT": endpoints.replace,
@@ -218,41 +212,24 @@ def scim_routes(endpoints: ScimEndpoints, bulk: Any) -> list[BaseRoute]:
             "DELETE": endpoints.delete,
         }
         routes += [
-            Route(f"{prefix}/.search", _bind(endpoints.search, kind), methods=["POST"]),
-            Route(f"{prefix}/{{id}}", _dispatch(item, kind), methods=list(item)),
+            Route(f"{path}/.search", {"POST": _bind(endpoints.search, kind)}),
+            Route(f"{path}/{{id}}", {m: _bind(h, kind) for m, h in item.items()}),
             Route(
-                prefix,
-                _dispatch({"GET": endpoints.list, "POST": endpoints.create}, kind),
-                methods=["GET", "POST"],
+                path, {"GET": _bind(endpoints.list, kind), "POST": _bind(endpoints.create, kind)}
             ),
         ]
     return [
         *routes,
-        Route("/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
-        Route("/Schemas", endpoints.schemas, methods=["GET"]),
-        Route("/Schemas/{id:path}", endpoints.schemas, methods=["GET"]),
-        Route("/ResourceTypes", endpoints.resource_types, methods=["GET"]),
-        Route("/ResourceTypes/{id}", endpoints.resource_types, methods=["GET"]),
-        Route("/.search", _bind(endpoints.search, None), methods=["POST"]),
-        Route("/Bulk", bulk, methods=["POST"]),
+        Route(f"{SCIM_PREFIX}/ServiceProviderConfig", {"GET": endpoints.service_provider_config}),
+        Route(f"{SCIM_PREFIX}/Schemas", {"GET": endpoints.schemas}),
+        Route(f"{SCIM_PREFIX}/Schemas/{{id:path}}", {"GET": endpoints.schemas}),
+        Route(f"{SCIM_PREFIX}/ResourceTypes", {"GET": endpoints.resource_types}),
+        Route(f"{SCIM_PREFIX}/ResourceTypes/{{id}}", {"GET": endpoints.resource_types}),
+        Route(f"{SCIM_PREFIX}/.search", {"POST": _bind(endpoints.search, None)}),
+        Route(f"{SCIM_PREFIX}/Bulk", {"POST": bulk}),
     ]
 
 
-def _dispatch(handlers: dict[str, Any], kind: Kind) -> Any:
-    async def endpoint(request: Request) -> Response:
-        # The route admits only these methods (HEAD maps to GET), so one is found.
-        handler = handlers[request.method if request.method != "HEAD" else "GET"]
-        response: Response = await handler(request, kind)
-        return response
-
-    endpoint.__name__ = f"{kind.resource_type.name.lower()}_endpoint"
-    return endpoint
-
-
-def _bind(handler: Any, kind: Kind | None) -> Any:
-    async def endpoint(request: Request) -> Response:
-        response: Response = await handler(request, kind)
-        return response
-
-    endpoint.__name__ = f"{handler.__name__}_{kind.resource_type.name if kind else 'all'}"
-    return endpoint
+def _bind(handler: Callable[..., Awaitable[Response]], kind: Kind | None) -> Handler:
+    # A partial, not a wrapping coroutine: one frame fewer on every request.
+    return partial(handler, kind=kind)
