@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -233,3 +235,14 @@ def _lifespan(app: App) -> list[str]:
 
     asyncio.run(app({"type": "lifespan"}, receive, send))
     return sent
+
+
+def test_the_server_runs_without_starlette() -> None:
+    # Starlette is a test dependency now (TestClient): an import of it anywhere in the
+    # served application would break an installation without the test extras.
+    code = (
+        "import sys, scimitar.runtime, scimitar.cli; "
+        "scimitar.runtime.create_app_from_env; "
+        "sys.exit('starlette' in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
