@@ -227,14 +227,19 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(loop: str) -> N
     assert received.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
 
 
+async def over_a_socket() -> tuple[CoalescingTransport, list[bytes], socket.socket]:
+    """A coalescing transport over one end of a socket pair: it, its writes, the other end."""
+    loop = asyncio.get_running_loop()
+    server_side, client_side = socket.socketpair()
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, server_side)
+    assert isinstance(transport, asyncio.Transport)
+    log: list[bytes] = []
+    return CoalescingTransport(SocketWrites(transport, log), loop), log, client_side
+
+
 def test_held_writes_leave_at_the_end_of_the_iteration_and_on_close() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server_side, client_side = socket.socketpair()
-        log: list[bytes] = []
-        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, server_side)
-        assert isinstance(transport, asyncio.Transport)
-        coalescing = CoalescingTransport(SocketWrites(transport, log), loop)
+        coalescing, log, client_side = await over_a_socket()
         coalescing.write(b"head ")
         coalescing.writelines([b"body", b""])
         assert log == []
@@ -255,12 +260,7 @@ def test_held_writes_leave_at_the_end_of_the_iteration_and_on_close() -> None:
 
 def test_aborting_drops_what_is_held() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server_side, client_side = socket.socketpair()
-        log: list[bytes] = []
-        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, server_side)
-        assert isinstance(transport, asyncio.Transport)
-        coalescing = CoalescingTransport(SocketWrites(transport, log), loop)
+        coalescing, log, client_side = await over_a_socket()
         coalescing.write(b"never sent")
         coalescing.abort()
         await asyncio.sleep(0.01)
