@@ -19,6 +19,7 @@ from scimitar.server.store.sql_json import install_casefold
 from scimitar.settings import Settings
 
 log = logging.getLogger("scimitar.server")
+_TEXT = "text/plain; charset=utf-8"
 
 
 def create_app(settings: Settings) -> App:
@@ -61,9 +62,6 @@ def create_app(settings: Settings) -> App:
     app = App(routes, error_response, lifespan)
     app.state["engine"] = engine
     return app
-
-
-_TEXT = "text/plain; charset=utf-8"
 
 
 def create_app_from_env() -> App:

@@ -55,7 +55,7 @@ class ScimEndpoints:
     # -- Users and Groups ---------------------------------------------------------------
 
     async def list(self, request: Request, kind: Kind) -> Response:
-        return await self._search(request, kind, dict(request.query_params))
+        return await self._search(request, kind, request.query_params)
 
     async def search(self, request: Request, kind: Kind | None) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "SearchRequest")
@@ -94,7 +94,7 @@ class ScimEndpoints:
         return scim_response(discovery.list_response(rendered, total, query.start_index))
 
     async def get(self, request: Request, kind: Kind) -> Response:
-        params = dict(request.query_params)
+        params = request.query_params
         attributes, excluded = projection(params)
         resource = self.service.get(
             request.headers.get("authorization"),
@@ -111,7 +111,7 @@ class ScimEndpoints:
 
     async def create(self, request: Request, kind: Kind) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
-        attributes, excluded = projection(dict(request.query_params))
+        attributes, excluded = projection(request.query_params)
         resource = await self.service.create(
             request.headers.get("authorization"),
             kind,
@@ -124,7 +124,7 @@ class ScimEndpoints:
 
     async def replace(self, request: Request, kind: Kind) -> Response:
         body = read_object(await read_json(request, self.settings.max_body_bytes), "resource")
-        attributes, excluded = projection(dict(request.query_params))
+        attributes, excluded = projection(request.query_params)
         resource = self.service.replace(
             request.headers.get("authorization"),
             kind,
@@ -138,7 +138,7 @@ class ScimEndpoints:
 
     async def patch(self, request: Request, kind: Kind) -> Response:
         body = await read_json(request, self.settings.max_body_bytes)
-        params = dict(request.query_params)
+        params = request.query_params
         attributes, excluded = projection(params)
         # Groups answer 204 (Entra: a 100,000-member group must not be echoed back)
         # unless the client asked for attributes; users answer 200 with the resource.
