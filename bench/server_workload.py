@@ -22,9 +22,10 @@ USER_OPS = (CREATE, GET, FILTER, PATCH)
 ADD_OPS = (ADD_SMALL, ADD_MID, ADD_BIG)
 # The order of the report, and of the runs: filter first, on exactly `users` users.
 ORDER = (FILTER, GET, PATCH, CREATE, ADD_SMALL, ADD_MID, ADD_BIG)
-# Requests sent once before measuring: the first may build a cache (scim2-server
-# indexes userName on its first filter), the second shows the steady latency.
-PROBES = 2
+# Requests sent one by one before measuring, until one is fast enough for wrk: the
+# first may build a cache (scim2-server indexes userName on its first filter), and
+# each of a server's workers opens its database connections on its first requests.
+PROBES = 4
 
 
 @dataclass(frozen=True)
