@@ -160,3 +160,16 @@ def test_a_cancelled_request_does_not_stop_the_others(postgres_url: str) -> None
     # start; either way the others are all there.
     names = {name for name, _xmin in _rows(postgres_url)}
     assert names - {"user-07"} == {f"user-{i:02d}" for i in range(12)} - {"user-07"}
+
+
+def test_a_value_psycopg_cannot_send_fails_its_own_request_only(postgres_url: str) -> None:
+    writer = AsyncWrites(postgres_url, {})
+    works = [_insert(writer, f"user-{index:02d}") for index in range(10)]
+    works[4] = lambda: writer.write(INSERT, {"name": object()})
+
+    results = _at_once(writer, works)
+
+    assert isinstance(results[4], psycopg.ProgrammingError)
+    assert results[:4] + results[5:] == [1] * 9
+    names = [name for name, _xmin in _rows(postgres_url)]
+    assert names == [f"user-{index:02d}" for index in range(10) if index != 4]

@@ -8,20 +8,21 @@ benchmark machine PATCH and create kept 1.3 of its 2 cores busy, and with
 never sets it) the same server served 1.7x the PATCHes and 2x the creates.
 
 So the one write of a single-write request (a user's create or PATCH) goes to one
-of a few asynchronous connections, and the request waits for it on the event loop
+of two asynchronous connections, and the request waits for it on the event loop
 while the worker serves other requests on its ordinary connection. Everything
 else stays inline (see ``connections.py`` for why); whole transactions on these
 connections were measured too, and served fewer member adds (docs/architecture.md).
 
-The writes that arrive while every connection is busy wait in a queue, and the
-next free connection runs all of them in one transaction, sent as one pipeline
-(``_together``): one round trip and one commit, one WAL flush, for the lot, where
-each commit of its own cost PostgreSQL more CPU than the statement before it. Each
-request is still answered only once its write has committed. If any statement of
-the lot fails, PostgreSQL has rolled all of them back, and each is run again on
-its own, so that one request's error (a taken userName, say) is only that
-request's; if the connection itself broke, whether the commit happened is unknown,
-and every request of the lot fails as a single write would.
+The writes that arrive while both connections are busy wait in a queue, and the
+next free connection sends all of them as one pipeline (``write_lots``): one round
+trip, one transaction and one WAL flush for the lot, where each commit of its own
+had cost PostgreSQL more CPU than the statement before it. A lone write is a lot of
+one. Each request is still answered only once its write has committed. If any
+statement of the lot fails, PostgreSQL has rolled all of them back, and each runs
+again on its own on psycopg's cursor, so that one request's error (a taken
+userName, say) is that request's alone; if the connection itself broke, whether
+the commit happened is unknown, and every request of the lot fails, as a single
+write would.
 
 The request's code stays synchronous: the route runs it with ``run_allowing_waits``
 (a greenlet, as SQLAlchemy's asyncio extension does), and ``write`` suspends it
@@ -117,7 +118,7 @@ class _Connection:
 
 
 class AsyncWrites:
-    """A few asynchronous connections of one worker, which run the worker's single writes."""
+    """Two asynchronous connections of one worker, which run the worker's single writes."""
 
     def __init__(self, conninfo: str, options: dict[str, Any]) -> None:
         self._conninfo = conninfo
@@ -201,7 +202,7 @@ class AsyncWrites:
             write.succeed(outcome)
 
     async def _together(self, connection: _Connection, lot: list[_Write]) -> None:
-        """Run the lot in one transaction, as one pipeline; each again alone if one fails."""
+        """Run the lot in one transaction; each write again alone if one of them failed."""
         try:
             outcomes = await connection.pipeline.run(
                 [(write.sql, write.params, write.returning) for write in lot]

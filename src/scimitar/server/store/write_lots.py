@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import pq
+from psycopg.abc import Buffer
 from psycopg.adapt import PyFormat, Transformer
 
 log = logging.getLogger(__name__)
@@ -122,21 +124,26 @@ class Pipeline:
     async def _pipelined(
         self, pgconn: pq.abc.PGconn, statements: list[tuple[_Statement, dict[str, Any]]]
     ) -> list[pq.abc.PGresult]:
+        # Every value is dumped before anything is sent: a value psycopg cannot adapt
+        # then fails the lot cleanly, and its request gets psycopg's error on its own.
+        try:
+            dumped = [self._dumped(statement, params) for statement, params in statements]
+        except psycopg.Error as error:
+            raise LotFailed from error
         pgconn.enter_pipeline_mode()
-        for statement, params in statements:
-            self._send(pgconn, statement, params)
+        for (statement, _params), values in zip(statements, dumped, strict=True):
+            name = self._prepared.get(statement.sql)
+            if name is None:
+                pgconn.send_query_params(statement.sql, values)
+            else:
+                pgconn.send_query_prepared(name, values)
         return await self._synced(pgconn)
 
-    def _send(self, pgconn: pq.abc.PGconn, statement: _Statement, params: dict[str, Any]) -> None:
+    def _dumped(self, statement: _Statement, params: dict[str, Any]) -> Sequence[Buffer | None]:
         # Text parameters, their types left to PostgreSQL: a statement prepared once
         # then takes any values (binary ones would have to match the prepared types).
         values = [params[name] for name in statement.names]
-        dumped = self._transformer.dump_sequence(values, [PyFormat.TEXT] * len(values))
-        name = self._prepared.get(statement.sql)
-        if name is None:
-            pgconn.send_query_params(statement.sql, dumped)
-        else:
-            pgconn.send_query_prepared(name, dumped)
+        return self._transformer.dump_sequence(values, [PyFormat.TEXT] * len(values))
 
     async def _synced(self, pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
         """Send the Sync, then return each command's result, in order, up to it."""
