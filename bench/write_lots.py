@@ -69,7 +69,9 @@ async def _run(url: str, lots: int, size: int, rounds: int) -> None:
     pipeline = Pipeline(conn)
     ways: dict[str, Callable[[], Awaitable[list[Any]]]] = {
         "psycopg pipeline mode": lambda: _psycopg_lot(conn, size),
-        "write_lots.Pipeline": lambda: pipeline.run([(UPDATE, _params(), True)] * size),
+        "write_lots.Pipeline": lambda: pipeline.run(
+            [(UPDATE, _params(), True) for _ in range(size)]
+        ),
     }
     figures: dict[str, list[float]] = {name: [] for name in ways}
     for round_number in range(rounds):
