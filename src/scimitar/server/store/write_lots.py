@@ -88,12 +88,11 @@ class Pipeline:
         is unknown).
         """
         pgconn = self._conn.pgconn
-        for sql, _params, _returning in statements:
-            await self._prepare(pgconn, _statement(sql))
-        results = await self._pipelined(
-            pgconn,
-            [(_statement(sql), params) for sql, params, _returning in statements],
-        )
+        converted = [(_statement(sql), params) for sql, params, _returning in statements]
+        for statement, _params in converted:
+            if statement.sql not in self._prepared:
+                await self._prepare(pgconn, statement)
+        results = await self._pipelined(pgconn, converted)
         if any(result.status == pq.ExecStatus.FATAL_ERROR for result in results):
             raise LotFailed
         return [
@@ -107,7 +106,7 @@ class Pipeline:
         On its own, so that a statement that cannot be prepared fails alone, and a
         name is only kept once PostgreSQL has it.
         """
-        if statement.sql in self._prepared or len(self._prepared) >= MOST_PREPARED:
+        if len(self._prepared) >= MOST_PREPARED:
             return
         name = b"scimitar_%d" % len(self._prepared)
         pgconn.enter_pipeline_mode()
