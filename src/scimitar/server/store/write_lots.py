@@ -2,8 +2,8 @@
 
 Written on libpq (psycopg's ``pgconn``) rather than psycopg's pipeline mode: that
 mode sends each statement as it is executed, and waits on the event loop once per
-statement, and on the benchmark machine it cost the client 143-163 µs a statement
-where this costs 58-59 µs (``bench/write_lots.py``, docs/benchmarks.md).
+statement, and on the benchmark machine it cost the client 112-163 µs a statement
+where this costs 33-59 µs (``bench/write_lots.py``, docs/benchmarks.md).
 Parameters are still dumped, and rows loaded, by psycopg's adapters
 (``Transformer``), so values come back exactly as psycopg's cursors return them.
 
