@@ -175,11 +175,17 @@ class Pipeline:
 async def _ready(socket: int, *, writing: bool) -> None:
     """Wait until the connection's socket can be read (or written)."""
     loop = asyncio.get_running_loop()
-    ready = loop.create_future()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        # The loop may call this again before the waiting task runs and removes it.
+        if not ready.done():
+            ready.set_result(None)
+
     if writing:
-        loop.add_writer(socket, ready.set_result, None)
+        loop.add_writer(socket, wake)
     else:
-        loop.add_reader(socket, ready.set_result, None)
+        loop.add_reader(socket, wake)
     try:
         await ready
     finally:
